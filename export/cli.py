@@ -1,0 +1,124 @@
+"""`python -m export <target|all|verify|bench> ...`: argument parsing, progress and the summary table."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from runtimes.manifest import BundleError
+
+from .checkpoint import HUB_IDS, CheckpointError
+from .targets import TARGETS, target_module
+
+EXIT_FAILED_GATE = 1
+EXIT_BAD_INPUT = 2
+
+
+class Progress:
+    """Timestamped progress on stderr; every line carries the synthetic warning when it applies."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.prefix = ""
+
+    def __call__(self, message: str) -> None:
+        print(f"[{time.perf_counter() - self.started:6.1f}s] {self.prefix}{message}", file=sys.stderr, flush=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m export", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in [*TARGETS, "all"]:
+        help_text = "every target" if name == "all" else f"export {name} bundles"
+        sub = commands.add_parser(name, help=help_text)
+        source = sub.add_mutually_exclusive_group()
+        source.add_argument("--model", help="local PyLate checkpoint directory or hub id (instead of --size)")
+        source.add_argument("--synthetic", action="store_true",
+                            help="seeded random weights with the --size architecture (offline; not for retrieval)")
+        sub.add_argument("--size", choices=sorted(HUB_IDS), default="17m", help="mxbai-edge-colbert-v0 size (default 17m)")
+        sub.add_argument("--revision", help="hub commit, branch or tag to pin")
+        sub.add_argument("--precision", nargs="+", default=["fp32", "fp16", "int8"], metavar="P",
+                         help="any of fp32 fp16 int8 (default: all three)")
+        sub.add_argument("--out", type=Path, default=Path("bundles"), help="output root (default ./bundles)")
+    verify = commands.add_parser("verify", help="re-check a bundle's hashes, parity report and golden vectors")
+    verify.add_argument("bundles", nargs="+", type=Path)
+    verify.add_argument("--full", action="store_true",
+                        help="also re-run the whole parity gate against the source checkpoint")
+    bench = commands.add_parser("bench", help="measure size and latency per query and per document")
+    bench.add_argument("bundles", nargs="+", type=Path)
+    bench.add_argument("--runs", type=int, default=20)
+    bench.add_argument("--threads", type=int, default=0, help="intra-op threads (0: the runtime's default)")
+    return parser
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths))  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def summary(results: list, synthetic: bool) -> str:
+    header = ["target", "precision", "size MB", "cos min", "cos mean", "max abs", "MaxSim p99", "MaxSim max", "top10", "result"]
+    rows = []
+    for r in results:
+        m = r.report.metrics if r.report else {}
+        fmt = lambda key, spec: format(m[key], spec) if key in m else "-"  # noqa: E731
+        result = "PASS" if r.passed else ("ERROR " + r.error if r.error else "FAIL " + "; ".join(r.report.failed))
+        rows.append([r.target, r.precision, f"{r.size_bytes / 1e6:.1f}" if r.size_bytes else "-",
+                     fmt("cosine_min", ".6f"), fmt("cosine_mean", ".6f"), fmt("max_abs_error", ".2e"),
+                     fmt("maxsim_rel_err_p99", ".2e"), fmt("maxsim_rel_err_max", ".2e"), fmt("top10_agreement", ".3f"),
+                     result])
+    title = "SYNTHETIC random weights: parity only proves the plumbing\n" if synthetic else ""
+    return title + _table(rows, header)
+
+
+def run_export(args: argparse.Namespace, log: Progress) -> int:
+    from .checkpoint import resolve
+    from .pipeline import Exporter, Result
+
+    targets = list(TARGETS) if args.command == "all" else [args.command]
+    for target in targets:
+        unknown = sorted(set(args.precision) - set(target_module(target).PRECISIONS))
+        if unknown:
+            raise CheckpointError(f"{target} cannot build {', '.join(unknown)}; choose from {', '.join(target_module(target).PRECISIONS)}")
+    log("resolving the checkpoint")
+    checkpoint = resolve(args.size, args.model, args.revision, args.synthetic)
+    if checkpoint.synthetic:
+        log.prefix = "[SYNTHETIC weights] "
+    log(f"checkpoint {checkpoint.label} from {checkpoint.source} ({checkpoint.model_type}, dim {checkpoint.settings.dim})")
+    exporter = Exporter(checkpoint, args.out, log)
+    results: list[Result] = []
+    try:
+        for target in targets:
+            for precision in dict.fromkeys(args.precision):
+                results.append(exporter.build(target, precision))
+    finally:
+        exporter.close()
+    print(summary(results, checkpoint.synthetic))
+    return 0 if all(r.passed for r in results) else EXIT_FAILED_GATE
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    log = Progress()
+    try:
+        if args.command == "verify":
+            from .verify import run_verify
+
+            return run_verify(args.bundles, args.full, log)
+        if args.command == "bench":
+            from .bench import run_bench
+
+            return run_bench(args.bundles, args.runs, args.threads)
+        return run_export(args, log)
+    except (CheckpointError, BundleError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted: no partial bundle was published", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

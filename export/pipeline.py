@@ -1,0 +1,98 @@
+"""The export chain for one checkpoint: encoder -> artifact -> bundle -> runtime -> parity report."""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import runtimes
+from runtimes.colbert import ColbertTokenizer
+
+from . import bundle, parity, parity_texts
+from .checkpoint import Checkpoint
+from .encoder import load_encoder
+from .parity import Encoded, ParityReport
+from .reference import Reference
+from .targets import target_module
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class Result:
+    target: str
+    precision: str
+    path: Path | None  # the bundle, or the failed parity report
+    size_bytes: int | None
+    report: ParityReport | None
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.report is not None and self.report.passed and self.error is None
+
+
+class Exporter:
+    """Holds what every target and precision of one checkpoint shares: encoder, reference, scratch space."""
+
+    def __init__(self, checkpoint: Checkpoint, out_root: Path, log: Log):
+        self.checkpoint = checkpoint
+        self.out_root = Path(out_root)
+        self.log = log
+        self.tokenizer = ColbertTokenizer(checkpoint.path / "tokenizer.json", checkpoint.settings)
+        self._encoder = None
+        self._reference: Encoded | None = None
+        self.workdir = Path(tempfile.mkdtemp(prefix="colbert-export-"))
+
+    def close(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    @property
+    def encoder(self):
+        if self._encoder is None:
+            self.log("building the export encoder from the checkpoint")
+            self._encoder = load_encoder(self.checkpoint)
+        return self._encoder
+
+    @property
+    def reference(self) -> Encoded:
+        if self._reference is None:
+            n_q, n_d = len(parity_texts.queries()), len(parity_texts.documents())
+            self.log(f"computing the PyTorch fp32 reference for {n_q} queries and {n_d} documents")
+            started = time.perf_counter()
+            self._reference = parity.reference_outputs(Reference(self.checkpoint), self.tokenizer)
+            self.log(f"reference ready in {time.perf_counter() - started:.1f}s")
+        return self._reference
+
+    def max_sequence(self) -> int | None:
+        if self.checkpoint.model_type == "bert":  # absolute positions: a hard cap
+            return json.loads((self.checkpoint.path / "config.json").read_text())["max_position_embeddings"]
+        return None
+
+    def build(self, target: str, precision: str, **options) -> Result:
+        module = target_module(target)
+        tag = f"[{target} {precision}]"
+        staging = bundle.stage(self.out_root, self.checkpoint, target, precision)
+        try:
+            started = time.perf_counter()
+            self.log(f"{tag} exporting")
+            artifact = module.export(self.encoder, precision, staging, self.workdir, self.checkpoint.settings,
+                                     max_sequence=self.max_sequence(), **options)
+            size = (staging / artifact.file).stat().st_size
+            self.log(f"{tag} exported {size / 1e6:.1f} MB in {time.perf_counter() - started:.1f}s; running the parity gate")
+            golden = bundle.golden(self.tokenizer, parity_texts.queries(), parity_texts.documents(),
+                                   self.reference, parity.TIERS[precision])
+            bundle.write_contents(staging, self.checkpoint, artifact, golden)
+            manifest = bundle.write_manifest(staging, self.checkpoint, target, precision, artifact, module.TOOL_PACKAGES)
+            report = parity.run_gate(runtimes.load(staging), self.reference, precision)
+            path = bundle.finish(staging, report, manifest)
+            verdict = "PASS" if report.passed else "FAIL " + "; ".join(report.failed)
+            self.log(f"{tag} {verdict} -> {path}")
+            return Result(target, precision, path, size, report)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise

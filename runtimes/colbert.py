@@ -1,0 +1,148 @@
+"""PyLate's ColBERT conventions, shared by every target: tokenise, filter, MaxSim, rank.
+
+Torch-free on purpose: this is what an app does, and the parity gate runs through it.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+from tokenizers import Tokenizer
+
+
+@dataclass(frozen=True)
+class ColbertSettings:
+    """Everything an app needs to turn text into the encoder's inputs and its outputs into vectors."""
+
+    query_prefix: str
+    document_prefix: str
+    query_prefix_id: int | None  # None when the prefix is empty: PyLate then inserts nothing
+    document_prefix_id: int | None
+    query_length: int
+    document_length: int
+    do_query_expansion: bool
+    attend_to_expansion_tokens: bool
+    do_lower_case: bool
+    skiplist_words: list[str]
+    skiplist_ids: list[int]
+    mask_token_id: int
+    pad_token_id: int
+    dim: int
+    io: dict = field(default_factory=dict)  # the artifact's input/output names, dtypes and shapes
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, ensure_ascii=False)
+
+    @classmethod
+    def from_file(cls, path: Path) -> "ColbertSettings":
+        return cls(**json.loads(Path(path).read_text()))
+
+
+Batch = tuple[np.ndarray, np.ndarray]  # input_ids, attention_mask: int64 [batch, seq]
+
+
+class ColbertTokenizer:
+    """Tokenises exactly as PyLate's ColBERT.tokenize does, and says which positions to keep."""
+
+    def __init__(self, tokenizer_json: Path, settings: ColbertSettings):
+        self.settings = settings
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_json))
+        self._tokenizer.no_padding()
+        self._skip = np.array(sorted(set(settings.skiplist_ids)), dtype=np.int64)
+
+    def _max_length(self, is_query: bool) -> int:
+        s = self.settings
+        return s.query_length if is_query else s.document_length
+
+    def encode(self, texts: Sequence[str], is_query: bool) -> Batch:
+        s = self.settings
+        prefix_id = s.query_prefix_id if is_query else s.document_prefix_id
+        length = self._max_length(is_query)
+        budget = length - 1 if prefix_id is not None else length
+        self._tokenizer.enable_truncation(max_length=budget)
+        texts = [t.lower() if s.do_lower_case else t for t in texts]
+        rows = [enc.ids for enc in self._tokenizer.encode_batch(list(texts))]
+        if prefix_id is not None:
+            rows = [row[:1] + [prefix_id] + row[1:] for row in rows]
+        expand = is_query and s.do_query_expansion
+        width = length if expand else max(len(r) for r in rows)
+        # Queries with expansion pad with [MASK] (PyLate sets pad = mask); the id of other padding
+        # never reaches an output because it is masked out and its vectors are dropped.
+        pad_id = s.mask_token_id if expand else s.pad_token_id
+        ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = row
+            mask[i, : len(row)] = 1
+        if expand and s.attend_to_expansion_tokens:
+            mask[:] = 1
+        return ids, mask
+
+    def keep(self, ids: np.ndarray, mask: np.ndarray, is_query: bool) -> np.ndarray:
+        """Boolean [batch, seq]: which output vectors PyLate returns."""
+        if is_query:
+            if self.settings.do_query_expansion:
+                return np.ones(ids.shape, dtype=bool)
+            return mask.astype(bool)
+        return mask.astype(bool) & ~np.isin(ids, self._skip)
+
+
+def maxsim(query: np.ndarray, document: np.ndarray) -> float:
+    """Sum over query vectors of the best dot product with any document vector, in fp32."""
+    if len(query) == 0 or len(document) == 0:
+        return 0.0
+    sims = query.astype(np.float32) @ document.astype(np.float32).T
+    return float(sims.max(axis=1).sum(dtype=np.float32))
+
+
+class Engine(Protocol):
+    """A target's compiled encoder: token ids in, one vector per position out."""
+
+    def encode(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray: ...
+
+
+class ColbertRuntime:
+    """What an app does: tokenise, encode in batches, filter, score and rank."""
+
+    def __init__(self, tokenizer: ColbertTokenizer, engine: Engine, batch_size: int = 16):
+        self.tokenizer = tokenizer
+        self.settings = tokenizer.settings
+        self.engine = engine
+        self.batch_size = batch_size
+
+    def encode_queries(self, texts: Sequence[str], batch_size: int | None = None) -> list[np.ndarray]:
+        return self._encode(texts, is_query=True, batch_size=batch_size)
+
+    def encode_documents(self, texts: Sequence[str], batch_size: int | None = None) -> list[np.ndarray]:
+        return self._encode(texts, is_query=False, batch_size=batch_size)
+
+    def _encode(self, texts: Sequence[str], is_query: bool, batch_size: int | None) -> list[np.ndarray]:
+        if isinstance(texts, str):
+            raise TypeError("pass a list of texts, not a single string")
+        size = batch_size or self.batch_size
+        out: list[np.ndarray] = []
+        for start in range(0, len(texts), size):
+            ids, mask = self.tokenizer.encode(texts[start : start + size], is_query)
+            vectors = np.asarray(self.engine.encode(ids, mask), dtype=np.float32)
+            keep = self.tokenizer.keep(ids, mask, is_query)
+            out.extend(vectors[i][keep[i]] for i in range(len(ids)))
+        return out
+
+    @staticmethod
+    def maxsim(query: np.ndarray, document: np.ndarray) -> float:
+        return maxsim(query, document)
+
+    def rank(self, query: str, documents: Sequence[str], k: int = 10) -> list[tuple[int, float]]:
+        """The k best documents for one query, as (index into documents, MaxSim score)."""
+        (q,) = self.encode_queries([query])
+        scores = [maxsim(q, d) for d in self.encode_documents(documents)]
+        return top_k(scores, k)
+
+
+def top_k(scores: Sequence[float], k: int) -> list[tuple[int, float]]:
+    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+    return [(i, float(scores[i])) for i in order[:k]]
+

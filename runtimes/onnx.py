@@ -1,0 +1,34 @@
+"""ONNX bundles run in onnxruntime on the CPU."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from .colbert import ColbertSettings
+from .manifest import BundleError
+
+_NUMPY = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
+
+
+class OnnxEngine:
+    def __init__(self, model_path: Path, threads: int = 0):
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph types
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise BundleError(f"{model_path}: onnxruntime cannot load it ({first}); re-export the bundle") from None
+        self._dtypes = {i.name: _NUMPY[i.type] for i in self.session.get_inputs()}
+
+    def encode(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        feed = {"input_ids": input_ids, "attention_mask": attention_mask}
+        (vectors,) = self.session.run(None, {k: v.astype(self._dtypes[k]) for k, v in feed.items()})
+        return vectors.astype(np.float32)  # fp16 models: MaxSim is summed in fp32
+
+
+def load_engine(bundle_dir: Path, settings: ColbertSettings, manifest: dict) -> OnnxEngine:
+    return OnnxEngine(Path(bundle_dir) / manifest["artifact"])
