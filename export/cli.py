@@ -9,6 +9,7 @@ from pathlib import Path
 from runtimes.manifest import BundleError
 
 from .checkpoint import HUB_IDS, CheckpointError
+from .table import format_table
 from .targets import TARGETS, target_module
 
 EXIT_FAILED_GATE = 1
@@ -41,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--precision", nargs="+", default=["fp32", "fp16", "int8"], metavar="P",
                          help="any of fp32 fp16 int8 (default: all three)")
         sub.add_argument("--out", type=Path, default=Path("bundles"), help="output root (default ./bundles)")
+        sub.add_argument("--int8-recipe", help="int8 recipe (default: each target's best measured; see README)")
     verify = commands.add_parser("verify", help="re-check a bundle's hashes, parity report and golden vectors")
     verify.add_argument("bundles", nargs="+", type=Path)
     verify.add_argument("--full", action="store_true",
@@ -50,12 +52,6 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--runs", type=int, default=20)
     bench.add_argument("--threads", type=int, default=0, help="intra-op threads (0: the runtime's default)")
     return parser
-
-
-def _table(rows: list[list[str]], header: list[str]) -> str:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths))  # noqa: E731
-    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
 def summary(results: list, synthetic: bool) -> str:
@@ -70,7 +66,7 @@ def summary(results: list, synthetic: bool) -> str:
                      fmt("maxsim_rel_err_p99", ".2e"), fmt("maxsim_rel_err_max", ".2e"), fmt("top10_agreement", ".3f"),
                      result])
     title = "SYNTHETIC random weights: parity only proves the plumbing\n" if synthetic else ""
-    return title + _table(rows, header)
+    return title + format_table(rows, header)
 
 
 def run_export(args: argparse.Namespace, log: Progress) -> int:
@@ -79,9 +75,12 @@ def run_export(args: argparse.Namespace, log: Progress) -> int:
 
     targets = list(TARGETS) if args.command == "all" else [args.command]
     for target in targets:
-        unknown = sorted(set(args.precision) - set(target_module(target).PRECISIONS))
+        module = target_module(target)
+        unknown = sorted(set(args.precision) - set(module.PRECISIONS))
         if unknown:
-            raise CheckpointError(f"{target} cannot build {', '.join(unknown)}; choose from {', '.join(target_module(target).PRECISIONS)}")
+            raise CheckpointError(f"{target} cannot build {', '.join(unknown)}; choose from {', '.join(module.PRECISIONS)}")
+        if args.int8_recipe and args.int8_recipe not in module.INT8_RECIPES:
+            raise CheckpointError(f"{target} has no int8 recipe {args.int8_recipe!r}; choose from {', '.join(module.INT8_RECIPES)}")
     log("resolving the checkpoint")
     checkpoint = resolve(args.size, args.model, args.revision, args.synthetic)
     if checkpoint.synthetic:
@@ -92,7 +91,8 @@ def run_export(args: argparse.Namespace, log: Progress) -> int:
     try:
         for target in targets:
             for precision in dict.fromkeys(args.precision):
-                results.append(exporter.build(target, precision))
+                options = {"int8_recipe": args.int8_recipe} if args.int8_recipe and precision == "int8" else {}
+                results.append(exporter.build(target, precision, **options))
     finally:
         exporter.close()
     print(summary(results, checkpoint.synthetic))

@@ -17,7 +17,8 @@ from .checkpoint import Checkpoint
 from .encoder import load_encoder
 from .parity import Encoded, ParityReport
 from .reference import Reference
-from .targets import target_module
+from .gptq import QuantizedWeight, quantize_linears
+from .targets import ExportContext, target_module
 
 Log = Callable[[str], None]
 
@@ -46,6 +47,7 @@ class Exporter:
         self.tokenizer = ColbertTokenizer(checkpoint.path / "tokenizer.json", checkpoint.settings)
         self._encoder = None
         self._reference: Encoded | None = None
+        self._int8: dict[str, dict[str, QuantizedWeight]] = {}
         self.workdir = Path(tempfile.mkdtemp(prefix="colbert-export-"))
 
     def close(self) -> None:
@@ -68,6 +70,18 @@ class Exporter:
             self.log(f"reference ready in {time.perf_counter() - started:.1f}s")
         return self._reference
 
+    def int8_weights(self, method: str) -> dict[str, QuantizedWeight]:
+        """int8 Linear weights, computed once per method ("gptq" or "rtn") and shared by targets."""
+        if method not in self._int8:
+            started = time.perf_counter()
+            self.log(f"quantizing Linear weights to int8 ({method}{' on calibration text' if method == 'gptq' else ''})")
+            self._int8[method] = quantize_linears(self.encoder, self.tokenizer if method == "gptq" else None)
+            self.log(f"int8 weights ready in {time.perf_counter() - started:.1f}s")
+        return self._int8[method]
+
+    def context(self) -> ExportContext:
+        return ExportContext(self.encoder, self.checkpoint.settings, self.workdir, self.max_sequence(), self.int8_weights)
+
     def max_sequence(self) -> int | None:
         if self.checkpoint.model_type == "bert":  # absolute positions: a hard cap
             return json.loads((self.checkpoint.path / "config.json").read_text())["max_position_embeddings"]
@@ -80,8 +94,7 @@ class Exporter:
         try:
             started = time.perf_counter()
             self.log(f"{tag} exporting")
-            artifact = module.export(self.encoder, precision, staging, self.workdir, self.checkpoint.settings,
-                                     max_sequence=self.max_sequence(), **options)
+            artifact = module.export(self.context(), precision, staging, **options)
             size = (staging / artifact.file).stat().st_size
             self.log(f"{tag} exported {size / 1e6:.1f} MB in {time.perf_counter() - started:.1f}s; running the parity gate")
             golden = bundle.golden(self.tokenizer, parity_texts.queries(), parity_texts.documents(),

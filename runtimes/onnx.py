@@ -30,5 +30,5 @@ class OnnxEngine:
         return vectors.astype(np.float32)  # fp16 models: MaxSim is summed in fp32
 
 
-def load_engine(bundle_dir: Path, settings: ColbertSettings, manifest: dict) -> OnnxEngine:
-    return OnnxEngine(Path(bundle_dir) / manifest["artifact"])
+def load_engine(bundle_dir: Path, settings: ColbertSettings, manifest: dict, threads: int = 0) -> OnnxEngine:
+    return OnnxEngine(Path(bundle_dir) / manifest["artifact"], threads)

@@ -2,16 +2,36 @@
 
     NAME: str                      the bundle prefix, and the runtime's key in runtimes.ENGINES
     PRECISIONS: tuple[str, ...]    what it can build
+    INT8_RECIPES: dict[str, str]   int8 recipe name -> description; INT8_RECIPE is the default
     TOOL_PACKAGES: tuple[str, ...] distributions whose versions go into the manifest
-    export(encoder, precision, out_dir, workdir, settings) -> Artifact
+    export(context, precision, out_dir, int8_recipe) -> Artifact
 """
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
+from typing import Callable
+
+from torch import nn
+
+from runtimes.colbert import ColbertSettings
+
+from ..gptq import QuantizedWeight
 
 TARGETS = {"onnx": "export.targets.onnx"}
+
+
+@dataclass
+class ExportContext:
+    """What every target and precision of one checkpoint shares."""
+
+    encoder: nn.Module  # fp32, eval mode; targets copy it before changing it
+    settings: ColbertSettings
+    workdir: Path  # scratch space for this run, for intermediate files a target reuses
+    max_sequence: int | None  # a hard cap on the sequence (BERT's positions), or None
+    int8_weights: Callable[[str], dict[str, QuantizedWeight]]  # "gptq" | "rtn" -> Linear name -> int8 weight
 
 
 @dataclass
