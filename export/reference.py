@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 from transformers import AutoModel
+from transformers.utils import logging as hf_logging
 
 from .checkpoint import Checkpoint
 
@@ -18,6 +19,8 @@ _ACTIVATIONS = {"Identity": lambda x: x, "Tanh": torch.tanh, "ReLU": torch.relu,
 
 class Reference:
     def __init__(self, checkpoint: Checkpoint):
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
         self.backbone = AutoModel.from_pretrained(
             str(checkpoint.path), attn_implementation="eager", dtype=torch.float32,
             use_safetensors=True, trust_remote_code=False,

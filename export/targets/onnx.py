@@ -1,8 +1,10 @@
 """ONNX: torch.onnx (dynamo) export with dynamic batch and sequence, in fp32, fp16 and int8."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
+import io
 import logging
 import shutil
 import warnings
@@ -41,7 +43,9 @@ def _torch_export(encoder: torch.nn.Module, path: Path) -> None:
     ids = torch.randint(1000, 2000, (2, EXAMPLE_LENGTH))
     mask = torch.ones_like(ids)
     dims = {0: torch.export.Dim.DYNAMIC, 1: torch.export.Dim.DYNAMIC}
-    with warnings.catch_warnings():
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # e.g. "torchvision is not installed"
+    # torch.onnx prints its own progress to stdout, where the summary table goes
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         torch.onnx.export(
             encoder, (ids, mask), str(path), dynamo=True, opset_version=OPSET,

@@ -1,0 +1,76 @@
+"""`python -m export verify BUNDLE...`: is this bundle still what its export published?
+
+Always: the sha256 of every file, a passing parity.json for the bundle's own tier, and the
+golden vectors re-encoded through the bundle's runtime within that tier. With --full, the whole
+parity gate again, against the PyTorch reference of the checkpoint named in the manifest.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import runtimes
+from runtimes.manifest import BundleError, read_manifest
+
+from .checkpoint import HUB_IDS, fetch_from_hub, read_checkpoint, resolve
+from .parity import TIERS, Encoded, compare, failures, reference_outputs, run_gate
+from .reference import Reference
+from .table import format_table
+
+
+def check_golden(runtime: runtimes.ColbertRuntime, golden: dict, precision: str) -> list[str]:
+    """Re-encode the golden texts and hold them to the tier (top-10 over a handful of documents)."""
+    import numpy as np
+
+    expected = Encoded([np.asarray(q["vectors"], np.float32) for q in golden["queries"]],
+                       [np.asarray(d["vectors"], np.float32) for d in golden["documents"]])
+    actual = Encoded(runtime.encode_queries([q["text"] for q in golden["queries"]]),
+                     runtime.encode_documents([d["text"] for d in golden["documents"]]))
+    try:
+        metrics = compare(expected, actual)
+    except ValueError as e:
+        return [f"golden vectors: {e}"]
+    return [f"golden vectors: {f}" for f in failures(metrics, TIERS[precision])]
+
+
+def _checkpoint_for(manifest: dict):
+    model = manifest["model"]
+    source = model["source"]
+    if source.startswith("synthetic:"):
+        size = next(s for s, hub_id in HUB_IDS.items() if hub_id == source.removeprefix("synthetic:"))
+        return resolve(size, None, None, synthetic=True)
+    if Path(source).is_dir():
+        return read_checkpoint(Path(source), source=source, revision=model.get("revision"))
+    return read_checkpoint(fetch_from_hub(source, model.get("revision")), source=source, revision=model.get("revision"))
+
+
+def verify_bundle(bundle: Path, full: bool, log) -> list[str]:
+    """Problems found, empty when the bundle is sound. Raises BundleError when it cannot be loaded."""
+    manifest = read_manifest(bundle)
+    runtime = runtimes.load(bundle)  # checks every hash first
+    precision = manifest["precision"]
+    problems = []
+    parity = json.loads((bundle / "parity.json").read_text())
+    if not parity.get("passed") or parity.get("tier") != precision:
+        problems.append(f"parity.json does not record a passing {precision} gate")
+    problems += check_golden(runtime, json.loads((bundle / "golden.json").read_text()), precision)
+    if full:
+        checkpoint = _checkpoint_for(manifest)
+        log(f"{bundle}: re-running the parity gate against {checkpoint.label}")
+        reference = reference_outputs(Reference(checkpoint), runtime.tokenizer)
+        report = run_gate(runtime, reference, precision)
+        problems += [f"parity gate: {f}" for f in report.failed]
+    return problems
+
+
+def run_verify(bundles: list[Path], full: bool, log) -> int:
+    rows, failed = [], False
+    for bundle in bundles:
+        try:
+            problems = verify_bundle(Path(bundle), full, log)
+        except BundleError as e:
+            problems = [str(e)]
+        failed |= bool(problems)
+        rows.append([str(bundle), "OK" if not problems else "FAIL: " + "; ".join(problems)])
+    print(format_table(rows, ["bundle", "verify"]))
+    return 1 if failed else 0

@@ -1,0 +1,61 @@
+"""Session fixtures: checkpoints and exports are built once per test session and shared."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.checkpoints import build_minilm_colbert
+
+SHARED_FIXTURE = Path(__file__).resolve().parents[2] / "shared/fixtures/mxbai-edge-colbert-v0"
+
+
+@pytest.fixture(scope="session")
+def mxbai_fixture() -> Path:
+    if not (SHARED_FIXTURE / "tokenizer.json").is_file():
+        pytest.fail(f"the mxbai tokenizer fixture is missing at {SHARED_FIXTURE} (../shared beside the repository)")
+    return SHARED_FIXTURE
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory, mxbai_fixture):
+    """Synthetic checkpoints are written fresh into a session cache, around the real tokenizer."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+    os.environ["MXBAI_EDGE_TOKENIZER"] = str(mxbai_fixture / "tokenizer.json")
+    yield
+
+
+@pytest.fixture(scope="session")
+def minilm_checkpoint(tmp_path_factory) -> Path:
+    return build_minilm_colbert(tmp_path_factory.mktemp("ckpt") / "minilm-colbert")
+
+
+class Exports:
+    """Runs `python -m export` in-process once per distinct argument list; later calls reuse it."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.runs: dict[tuple, tuple[int, Path]] = {}
+
+    def run(self, *args: str) -> tuple[int, Path]:
+        from export.cli import main
+
+        if args not in self.runs:
+            out = self.root / f"run{len(self.runs)}"
+            self.runs[args] = (main([*args, "--out", str(out)]), out)
+        return self.runs[args]
+
+    def bundle(self, *args: str, model: str, target: str, precision: str) -> Path:
+        code, out = self.run(*args)
+        return out / model / f"{target}-{precision}"
+
+
+@pytest.fixture(scope="session")
+def exports(tmp_path_factory) -> Exports:
+    return Exports(tmp_path_factory.mktemp("exports"))
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(Path(path).read_text())

@@ -1,0 +1,141 @@
+"""Checkpoints: the synthetic writer, the PyLate-layout reader, and the one-line errors."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from safetensors import safe_open
+
+from export.checkpoint import CheckpointError, read_checkpoint, resolve
+from export.encoder import load_encoder, parameter_count
+from runtimes.manifest import sha256
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "export", *args], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=600)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("size, params, head, dim", [("17m", 16_797_952, 155_648, 48), ("32m", None, None, 64)])
+def test_synthetic_checkpoint_has_the_exact_architecture(size, params, head, dim):
+    checkpoint = resolve(size, None, None, synthetic=True)
+    assert checkpoint.synthetic and checkpoint.model_type == "modernbert"
+    assert checkpoint.settings.dim == dim
+    encoder = load_encoder(checkpoint)
+    if params:  # the published 17m count (MODEL-FACTS): encoder + Dense head
+        assert parameter_count(encoder.backbone) == params
+        assert parameter_count(encoder.dense) == head
+    config = json.loads((checkpoint.path / "config.json").read_text())
+    assert config["vocab_size"] == 50370 and config["local_attention"] == 128
+    with safe_open(str(checkpoint.path / "model.safetensors"), "np") as f:
+        assert f.get_slice("embeddings.tok_embeddings.weight").get_shape() == [50370, config["hidden_size"]]
+    marker = json.loads((checkpoint.path / "synthetic.json").read_text())
+    assert marker["tokenizer"].startswith("real"), "tests must build synthetic checkpoints around the real tokenizer"
+
+
+def test_synthetic_checkpoint_is_deterministic(tmp_path, monkeypatch):
+    first = resolve("17m", None, None, synthetic=True).path
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    second = resolve("17m", None, None, synthetic=True).path
+    assert first != second
+    for name in ("model.safetensors", "1_Dense/model.safetensors", "2_Dense/model.safetensors", "tokenizer.json"):
+        assert sha256(first / name) == sha256(second / name)
+
+
+def test_synthetic_without_shared_uses_a_generated_tokenizer(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("MXBAI_EDGE_TOKENIZER", str(tmp_path / "absent.json"))
+    monkeypatch.setattr("export.synthetic.FIXTURE_TOKENIZER", tmp_path / "absent.json")
+    checkpoint = resolve("17m", None, None, synthetic=True)
+    s = checkpoint.settings
+    assert (s.query_prefix_id, s.document_prefix_id, s.mask_token_id) == (50368, 50369, 50284)
+    assert checkpoint.path.name.endswith("-bytetok")
+
+
+def test_settings_are_read_from_the_checkpoint_files(minilm_checkpoint, tmp_path):
+    s = read_checkpoint(minilm_checkpoint, source="test").settings
+    assert (s.query_prefix, s.query_prefix_id, s.document_prefix_id) == ("[unused0]", 1, 2)
+    assert (s.query_length, s.document_length, s.dim) == (32, 256, 128)
+    assert s.do_query_expansion and not s.attend_to_expansion_tokens and s.do_lower_case
+    assert s.mask_token_id == s.pad_token_id == 103  # PyLate pads with [MASK]
+    assert 1012 in s.skiplist_ids  # "." in BERT's vocabulary
+    copy = shutil.copytree(minilm_checkpoint, tmp_path / "edited")
+    config = json.loads((copy / "config_sentence_transformers.json").read_text())
+    config.update(query_length=24, do_query_expansion=False)
+    (copy / "config_sentence_transformers.json").write_text(json.dumps(config))
+    edited = read_checkpoint(copy, source="test").settings
+    assert (edited.query_length, edited.do_query_expansion) == (24, False)
+
+
+def test_mxbai_settings_match_the_published_onnx_config(mxbai_fixture):
+    published = json.loads((mxbai_fixture / "onnx_config.json").read_text())
+    s = resolve("32m", None, None, synthetic=True).settings
+    for key in ("query_prefix", "document_prefix", "query_length", "document_length", "do_query_expansion",
+                "attend_to_expansion_tokens", "skiplist_words", "mask_token_id", "pad_token_id",
+                "query_prefix_id", "document_prefix_id", "do_lower_case"):
+        assert getattr(s, key) == published[key], key
+    assert s.dim == published["embedding_dim"]
+    assert 15 in s.skiplist_ids and 964 not in s.skiplist_ids  # bare "." dropped, "Ġ." kept
+
+
+def broken_copies(minilm_checkpoint: Path, root: Path) -> dict[str, Path]:
+    cases = {}
+
+    def case(name: str) -> Path:
+        cases[name] = shutil.copytree(minilm_checkpoint, root / name)
+        return cases[name]
+
+    (case("corrupt-weights") / "model.safetensors").write_bytes(b"\x00" * 64)
+    (case("corrupt-json") / "modules.json").write_text("{not json")
+    (case("no-modules") / "modules.json").unlink()
+    modules = json.loads((minilm_checkpoint / "modules.json").read_text())
+    pooled = case("sentence-transformer-pooling")
+    (pooled / "modules.json").write_text(json.dumps(modules[:1] + [{"idx": 1, "name": "1", "path": "1_Pooling",
+                                                                   "type": "sentence_transformers.models.Pooling"}]))
+    pickled = case("pickle-weights")
+    (pickled / "model.safetensors").rename(pickled / "pytorch_model.bin")
+    return cases
+
+
+def test_bad_checkpoints_raise_clear_errors(minilm_checkpoint, tmp_path):
+    expected = {
+        "corrupt-weights": "corrupt",
+        "corrupt-json": "not valid JSON",
+        "no-modules": "modules.json is missing",
+        "sentence-transformer-pooling": "Pooling",
+        "pickle-weights": "pickle weights are never loaded",
+    }
+    for name, path in broken_copies(minilm_checkpoint, tmp_path).items():
+        with pytest.raises(CheckpointError, match=expected[name]):
+            read_checkpoint(path, source=str(path))
+
+
+def test_cli_bad_model_paths_give_one_line_errors(minilm_checkpoint, tmp_path):
+    copies = broken_copies(minilm_checkpoint, tmp_path)
+    assert_one_line_error(cli("onnx", "--model", str(tmp_path / "missing"), "--out", str(tmp_path / "o")), "no such directory")
+    assert_one_line_error(cli("onnx", "--model", str(copies["corrupt-weights"]), "--out", str(tmp_path / "o")), "corrupt")
+    assert_one_line_error(cli("onnx", "--model", str(copies["sentence-transformer-pooling"]), "--out", str(tmp_path / "o")),
+                          "not a PyLate ColBERT checkpoint")
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").rglob("manifest.json"))
+
+
+def test_offline_hub_without_cache_names_the_alternatives(tmp_path):
+    result = cli("onnx", "--size", "17m", "--out", str(tmp_path / "o"),
+                 env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")})
+    assert_one_line_error(result, "--model", "--synthetic", "mixedbread-ai/mxbai-edge-colbert-v0-17m")
