@@ -1,0 +1,128 @@
+"""The reference runtime: PyLate's tokenisation and filtering conventions, MaxSim, ranking, torch-free."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import runtimes
+from export.checkpoint import read_checkpoint, resolve
+from runtimes.colbert import ColbertTokenizer, maxsim, top_k
+
+ROOT = Path(__file__).resolve().parents[1]
+SYNTHETIC = ("onnx", "--synthetic", "--size", "17m", "--precision", "fp32", "fp16", "int8")
+MODEL_17M = "mxbai-edge-colbert-v0-17m-synthetic"
+
+
+@pytest.fixture(scope="module")
+def mxbai_tokenizer() -> ColbertTokenizer:
+    checkpoint = resolve("17m", None, None, synthetic=True)
+    return ColbertTokenizer(checkpoint.path / "tokenizer.json", checkpoint.settings)
+
+
+@pytest.fixture(scope="module")
+def minilm_tokenizer(minilm_checkpoint) -> ColbertTokenizer:
+    checkpoint = read_checkpoint(minilm_checkpoint, source="test")
+    return ColbertTokenizer(checkpoint.path / "tokenizer.json", checkpoint.settings)
+
+
+def test_prefix_goes_after_cls_and_text_is_lowercased(mxbai_tokenizer):
+    ids, mask = mxbai_tokenizer.encode(["Hello World", "hello world"], is_query=True)
+    assert ids[0].tolist() == ids[1].tolist()
+    assert ids[0, 0] == 50281 and ids[0, 1] == 50368 and ids[0, -1] == 50282  # [CLS] [Q] ... [SEP]
+    docs, _ = mxbai_tokenizer.encode(["hello world"], is_query=False)
+    assert docs[0, 1] == 50369  # [D]
+    assert docs[0, 2:].tolist() == ids[0, 2:].tolist()
+
+
+def test_truncation_to_query_and_document_length(mxbai_tokenizer):
+    long_text = "word " * 2000
+    q, _ = mxbai_tokenizer.encode([long_text], is_query=True)
+    d, _ = mxbai_tokenizer.encode([long_text], is_query=False)
+    assert q.shape == (1, 48) and d.shape == (1, 512)
+    assert q[0, -1] == d[0, -1] == 50282  # truncation keeps [SEP]
+
+
+def test_padding_uses_the_mask_id_and_is_masked(mxbai_tokenizer):
+    ids, mask = mxbai_tokenizer.encode(["short", "a much longer document than the first one"], is_query=False)
+    pads = mask[0] == 0
+    assert pads.any() and (ids[0][pads] == 50284).all()
+    keep = mxbai_tokenizer.keep(ids, mask, is_query=False)
+    assert not keep[0][pads].any()
+
+
+def test_documents_drop_bare_punctuation_but_queries_keep_it(mxbai_tokenizer):
+    text = "stop. go!"
+    ids, mask = mxbai_tokenizer.encode([text], is_query=False)
+    kept = ids[0][mxbai_tokenizer.keep(ids, mask, is_query=False)[0]]
+    assert 15 in ids[0] and 15 not in kept  # "." is in the skiplist
+    qids, qmask = mxbai_tokenizer.encode([text], is_query=True)
+    assert 15 in qids[0][mxbai_tokenizer.keep(qids, qmask, is_query=True)[0]]
+
+
+def test_space_prefixed_punctuation_is_kept(mxbai_tokenizer):
+    ids, mask = mxbai_tokenizer.encode(["end ."], is_query=False)
+    assert 964 in ids[0]  # "Ġ." is not a bare skiplist token
+    assert 964 in ids[0][mxbai_tokenizer.keep(ids, mask, is_query=False)[0]]
+
+
+@pytest.mark.parametrize("text", ["", "🙂🚀 東京は日本の首都です。", "?!...;:"])
+def test_edge_texts_tokenise(mxbai_tokenizer, text):
+    ids, mask = mxbai_tokenizer.encode([text], is_query=False)
+    assert ids[0, 0] == 50281 and ids[0, 1] == 50369 and mask.all()
+    keep = mxbai_tokenizer.keep(ids, mask, is_query=False)
+    assert keep[0, 0] and keep[0, 1]  # [CLS] and [D] always survive
+
+
+def test_query_expansion_pads_with_mask_and_keeps_every_position(minilm_tokenizer):
+    ids, mask = minilm_tokenizer.encode(["short query", ""], is_query=True)
+    assert ids.shape == (2, 32)
+    assert ids[0, 1] == 1  # [unused0]
+    expansion = mask[0] == 0
+    assert expansion.sum() > 20 and (ids[0][expansion] == 103).all()  # [MASK], not attended
+    assert minilm_tokenizer.keep(ids, mask, is_query=True).all()
+
+
+def test_maxsim_and_rank():
+    q = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)
+    d1 = np.array([[1.0, 0.0], [0.6, 0.8]], np.float32)
+    d2 = np.array([[0.0, 1.0]], np.float32)
+    assert maxsim(q, d1) == pytest.approx(1.0 + 0.8)
+    assert maxsim(q, d2) == pytest.approx(1.0)
+    assert maxsim(q, np.zeros((0, 2), np.float32)) == 0.0
+    assert top_k([1.0, 3.0, 2.0, 3.0], 3) == [(1, 3.0), (3, 3.0), (2, 2.0)]
+
+
+def test_runtime_end_to_end_batch_sizes_agree(exports):
+    bundle = exports.bundle(*SYNTHETIC, model=MODEL_17M, target="onnx", precision="fp32")
+    runtime = runtimes.load(bundle)
+    texts = ["how do bees communicate", "", "東京 🙂", "!!!", "word " * 700]
+    one = runtime.encode_documents(texts, batch_size=1)
+    many = runtime.encode_documents(texts, batch_size=5)
+    for a, b in zip(one, many):
+        assert a.shape == b.shape and a.dtype == np.float32
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    assert len(many[-1]) <= 512
+    norms = np.linalg.norm(np.concatenate(many), axis=1)
+    np.testing.assert_allclose(norms, 1.0, atol=1e-5)
+    ranked = runtime.rank("how do bees communicate", texts, k=3)
+    assert len(ranked) == 3 and ranked[0][1] >= ranked[1][1] >= ranked[2][1]
+
+
+def test_runtime_imports_no_torch(exports):
+    bundle = exports.bundle(*SYNTHETIC, model=MODEL_17M, target="onnx", precision="int8")
+    script = textwrap.dedent(f"""
+        import sys
+        sys.modules["torch"] = None  # any import of torch now fails
+        import runtimes
+        rt = runtimes.load({str(bundle)!r})
+        (q,) = rt.encode_queries(["what is late interaction"])
+        print(len(rt.encode_documents(["late interaction scores every token", ""])), q.shape)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[0] == "2"
