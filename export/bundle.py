@@ -111,7 +111,11 @@ def write_manifest(staging: Path, checkpoint: Checkpoint, target: str, precision
 def finish(staging: Path, report: ParityReport, manifest: dict) -> Path:
     """Publish a passing bundle atomically; a failing one leaves only its parity report behind."""
     final = staging.parent / bundle_name(manifest["target"], manifest["precision"])
-    (staging / "parity.json").write_text(json.dumps(report.to_json(), indent=2))
+    model = manifest["model"]
+    report_json = {"model": model["name"], "synthetic": model["synthetic"], **report.to_json()}
+    if model["synthetic"]:
+        report_json["warning"] = manifest["warning"]
+    (staging / "parity.json").write_text(json.dumps(report_json, indent=2))
     failed_report = final.with_name(final.name + ".FAILED-parity.json")
     if not report.passed:
         shutil.copyfile(staging / "parity.json", failed_report)

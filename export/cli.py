@@ -81,9 +81,11 @@ def run_export(args: argparse.Namespace, log: Progress) -> int:
             raise CheckpointError(f"{target} cannot build {', '.join(unknown)}; choose from {', '.join(module.PRECISIONS)}")
         if args.int8_recipe and args.int8_recipe not in module.INT8_RECIPES:
             raise CheckpointError(f"{target} has no int8 recipe {args.int8_recipe!r}; choose from {', '.join(module.INT8_RECIPES)}")
+    if args.synthetic:
+        log.prefix = "[SYNTHETIC weights] "
     log("resolving the checkpoint")
     checkpoint = resolve(args.size, args.model, args.revision, args.synthetic)
-    if checkpoint.synthetic:
+    if checkpoint.synthetic:  # also a --model directory that holds a synthetic checkpoint
         log.prefix = "[SYNTHETIC weights] "
     log(f"checkpoint {checkpoint.label} from {checkpoint.source} ({checkpoint.model_type}, dim {checkpoint.settings.dim})")
     exporter = Exporter(checkpoint, args.out, log)
