@@ -44,7 +44,7 @@ def measure(bundle: Path, runs: int, threads: int = 0) -> dict:
         "bundle": str(bundle),
         "target": manifest["target"],
         "precision": manifest["precision"],
-        "recipe": manifest.get("details", {}).get("int8_recipe", manifest["recipe"][:40]),
+        "recipe": manifest.get("details", {}).get("int8_recipe", "-"),
         "size_mb": manifest["artifact_bytes"] / 1e6,
         "query_tokens": q[0].shape[1],
         "query_ms": _median_ms(runtime.engine, *q, runs),

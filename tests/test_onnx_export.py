@@ -77,7 +77,7 @@ def test_trained_checkpoint_holds_fp16_and_int8_tiers(exports, minilm_checkpoint
         assert manifest["model"]["synthetic"] is False
 
 
-def test_plain_dynamic_int8_fails_the_gate_on_trained_weights(exports, minilm_checkpoint, capsys):
+def test_plain_dynamic_int8_fails_the_gate_on_trained_weights(exports, minilm_checkpoint):
     """The recipe most ColBERT ONNX exports ship: the gate must catch it, and publish nothing."""
     code, out = exports.run(*trained(minilm_checkpoint, "int8"), "--int8-recipe", "dynamic")
     assert code == 1
@@ -88,9 +88,8 @@ def test_plain_dynamic_int8_fails_the_gate_on_trained_weights(exports, minilm_ch
     assert not list((out / "minilm-colbert").glob(".*staging*"))
 
 
-def test_summary_table_and_progress(exports, minilm_checkpoint, capsys):
-    exports.runs.pop(("onnx", "--synthetic", "--size", "17m", "--precision", "fp32"), None)
-    code, _ = exports.run("onnx", "--synthetic", "--size", "17m", "--precision", "fp32")
+def test_all_targets_summary_table_and_progress(exports, capsys):
+    code, out = exports.run("all", "--synthetic", "--size", "17m", "--precision", "fp32")
     captured = capsys.readouterr()
     assert code == 0
     header = next(line for line in captured.out.splitlines() if line.startswith("target"))
@@ -99,6 +98,7 @@ def test_summary_table_and_progress(exports, minilm_checkpoint, capsys):
     assert "onnx    fp32" in captured.out and "PASS" in captured.out
     progress = [line for line in captured.err.splitlines() if line.startswith("[")]
     assert progress and all("SYNTHETIC" in line for line in progress)
+    assert (out / MODEL_17M / "onnx-fp32" / "manifest.json").is_file()
 
 
 def test_a_crash_mid_export_leaves_no_bundle(tmp_path, monkeypatch):
