@@ -18,7 +18,7 @@ from .parity import Encoded, ParityReport
 from .targets import Artifact
 
 FORMAT_VERSION = 1
-TOOLS = ("torch", "transformers", "onnx", "onnxruntime", "onnxscript", "tokenizers", "numpy")
+TOOLS = ("torch", "transformers", "tokenizers", "numpy")  # plus each target's TOOL_PACKAGES
 # Which of the gate's texts become golden vectors: (query indices, document indices) into parity_texts.
 GOLDEN_QUERIES = (0, 8, -3)  # a plain query, another, and the emoji/CJK one
 GOLDEN_DOCUMENTS = (0, -5, -3)  # a plain document, punctuation-only, and one past 128 tokens

@@ -5,7 +5,8 @@ Written out by hand (not transformers' modules) so every target converts the sam
   representable in fp16 and still zeroes a softmax weight (no `new_ones`, no `finfo.min`);
 - RoPE angles are computed from positions in fp32 on every call, so there is no table capped at
   max_position_embeddings and no fp16 rounding of large angles;
-- the L2 norm divides by the per-token peak first, so the sum of squares cannot overflow in fp16.
+- the L2 norm divides by the per-token peak first, so the sum of squares cannot overflow in fp16;
+- LayerNorm and softmax compute in fp32 even in an fp16 model.
 Parameter names mirror transformers', so a checkpoint's state dict loads as it is.
 """
 from __future__ import annotations
@@ -64,6 +65,16 @@ def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tenso
     return (x32 * cos + rotated * sin).to(x.dtype)
 
 
+class LayerNorm(nn.LayerNorm):
+    """LayerNorm computed in fp32 whatever the model's dtype: fp16 statistics lose precision or
+    overflow on large activations, and ExecuTorch 1.5's fp16 layer_norm kernels return wrong values."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = self.weight.float() if self.weight is not None else None
+        bias = self.bias.float() if self.bias is not None else None
+        return F.layer_norm(x.float(), self.normalized_shape, weight, bias, self.eps).to(x.dtype)
+
+
 # ---------------------------------------------------------------- ModernBERT (Ettin) backbone
 
 
@@ -71,7 +82,7 @@ class ModernBertEmbeddings(nn.Module):
     def __init__(self, cfg):
         super().__init__()
         self.tok_embeddings = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
-        self.norm = nn.LayerNorm(cfg.hidden_size, eps=cfg.norm_eps, bias=cfg.norm_bias)
+        self.norm = LayerNorm(cfg.hidden_size, eps=cfg.norm_eps, bias=cfg.norm_bias)
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         return self.norm(self.tok_embeddings(input_ids))
@@ -106,7 +117,7 @@ class ModernBertMLP(nn.Module):
 class ModernBertLayer(nn.Module):
     def __init__(self, cfg, index: int):
         super().__init__()
-        norm = lambda: nn.LayerNorm(cfg.hidden_size, eps=cfg.norm_eps, bias=cfg.norm_bias)  # noqa: E731
+        norm = lambda: LayerNorm(cfg.hidden_size, eps=cfg.norm_eps, bias=cfg.norm_bias)  # noqa: E731
         self.attn_norm = norm() if index else nn.Identity()
         self.attn = ModernBertAttention(cfg)
         self.mlp_norm = norm()
@@ -123,7 +134,7 @@ class ModernBert(nn.Module):
         super().__init__()
         self.embeddings = ModernBertEmbeddings(cfg)
         self.layers = nn.ModuleList(ModernBertLayer(cfg, n) for n in range(cfg.num_hidden_layers))
-        self.final_norm = nn.LayerNorm(cfg.hidden_size, eps=cfg.norm_eps, bias=cfg.norm_bias)
+        self.final_norm = LayerNorm(cfg.hidden_size, eps=cfg.norm_eps, bias=cfg.norm_bias)
         self.head_dim = cfg.hidden_size // cfg.num_attention_heads
         self.half_window = cfg.local_attention // 2  # keys within this distance, inclusive
         self.thetas = {kind: float(p["rope_theta"]) for kind, p in cfg.rope_parameters.items()}
@@ -151,7 +162,7 @@ class BertEmbeddings(nn.Module):
         self.word_embeddings = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
         self.position_embeddings = nn.Embedding(cfg.max_position_embeddings, cfg.hidden_size)
         self.token_type_embeddings = nn.Embedding(cfg.type_vocab_size, cfg.hidden_size)
-        self.LayerNorm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
+        self.LayerNorm = LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
 
     def forward(self, input_ids):
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)
@@ -179,7 +190,7 @@ class BertResidual(nn.Module):
     def __init__(self, cfg, width: int):
         super().__init__()
         self.dense = nn.Linear(width, cfg.hidden_size)
-        self.LayerNorm = nn.LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
+        self.LayerNorm = LayerNorm(cfg.hidden_size, eps=cfg.layer_norm_eps)
 
     def forward(self, x, residual):
         return self.LayerNorm(self.dense(x) + residual)
@@ -285,6 +296,14 @@ def load_encoder(checkpoint: Checkpoint) -> ColbertEncoder:
         dense.append(linear)
         acts.append(ACTIVATIONS[spec.activation]())
     return ColbertEncoder(backbone, dense, acts).eval()
+
+
+TOKEN_EMBEDDING_NAMES = ("embeddings.tok_embeddings", "embeddings.word_embeddings")
+
+
+def is_token_embedding(module: nn.Module, name: str) -> bool:
+    """The vocabulary table (most of a small model's parameters), not position or segment tables."""
+    return isinstance(module, nn.Embedding) and name.endswith(TOKEN_EMBEDDING_NAMES)
 
 
 def parameter_count(module: nn.Module) -> int:

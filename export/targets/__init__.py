@@ -20,7 +20,7 @@ from runtimes.colbert import ColbertSettings
 
 from ..gptq import QuantizedWeight
 
-TARGETS = {"onnx": "export.targets.onnx"}
+TARGETS = {"onnx": "export.targets.onnx", "executorch": "export.targets.executorch"}
 
 
 @dataclass

@@ -1,0 +1,54 @@
+"""ExecuTorch bundles (.pte, XNNPACK) run in the ExecuTorch Python runtime."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .colbert import ColbertSettings
+from .manifest import BundleError
+
+
+def _major(version: str) -> str:
+    return version.split(".")[0]
+
+
+class ExecutorchEngine:
+    """Batches larger than the export bound are split; longer sequences are refused."""
+
+    def __init__(self, program_path: Path, max_batch: int, max_sequence: int):
+        import torch  # the ExecuTorch Python runtime exchanges torch tensors
+        from executorch.kernels import quantized  # noqa: F401  registers the quantized embedding kernels
+        from executorch.runtime import Runtime
+
+        self._torch = torch
+        self.max_batch, self.max_sequence = max_batch, max_sequence
+        try:
+            program = Runtime.get().load_program(Path(program_path))
+            self.method = program.load_method("forward")
+        except Exception as e:  # the runtime raises RuntimeError / ValueError with multi-line text
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise BundleError(f"{program_path}: ExecuTorch cannot load it ({first}); re-export the bundle") from None
+
+    def encode(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        if input_ids.shape[1] > self.max_sequence:
+            raise ValueError(f"sequence of {input_ids.shape[1]} tokens is past this bundle's export bound of "
+                             f"{self.max_sequence}; truncate to document_length first")
+        out = []
+        for start in range(0, len(input_ids), self.max_batch):
+            ids = self._torch.from_numpy(np.ascontiguousarray(input_ids[start:start + self.max_batch], np.int64))
+            mask = self._torch.from_numpy(np.ascontiguousarray(attention_mask[start:start + self.max_batch], np.int64))
+            (vectors,) = self.method.execute([ids, mask])
+            out.append(vectors.float().numpy())
+        return np.concatenate(out)
+
+
+def load_engine(bundle_dir: Path, settings: ColbertSettings, manifest: dict, threads: int = 0) -> ExecutorchEngine:
+    from importlib.metadata import version
+
+    made_with, installed = manifest.get("tools", {}).get("executorch", "?"), version("executorch")
+    if _major(made_with) != _major(installed):
+        raise BundleError(f"{bundle_dir} was exported with ExecuTorch {made_with}, this runtime is {installed}: "
+                          ".pte files are not compatible across major versions; re-export with this version")
+    io = settings.io
+    return ExecutorchEngine(Path(bundle_dir) / manifest["artifact"], io["max_batch"], io["max_sequence"])
