@@ -4,7 +4,8 @@ Round-to-nearest int8 of every weight adds small errors in ~40 layers that accum
 trained MiniLM they put MaxSim off by ~2% (the int8 tier allows 2% at p99). GPTQ quantizes
 each weight column in turn and pushes its rounding error onto the columns not yet quantized,
 weighted by the inverse Hessian of the layer's inputs on calibration text, so the layer's
-output, not its weights, stays close. Scales are symmetric per output channel.
+output, not its weights, stays close. Scales are symmetric, one per output row and group of 32
+inputs: per-channel scales alone cost the trained MiniLM ~2x the MaxSim error.
 """
 from __future__ import annotations
 

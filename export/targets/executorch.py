@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import copy
 import warnings
-from collections import Counter
 from importlib.metadata import version
 from pathlib import Path
 
