@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 import runtimes
-from runtimes.manifest import read_manifest
+from runtimes.manifest import BundleError, read_manifest
 
 from . import parity_texts
 from .table import format_table
@@ -54,11 +54,16 @@ def measure(bundle: Path, runs: int, threads: int = 0) -> dict:
 
 
 def run_bench(bundles: list[Path], runs: int, threads: int) -> int:
-    rows = []
+    rows, failed = [], False
     for bundle in bundles:
-        m = measure(bundle, runs, threads)
+        try:
+            m = measure(bundle, runs, threads)
+        except BundleError as e:
+            failed = True
+            rows.append(["-", "-", "-", "-", "-", "-", f"{bundle}: {e}"])
+            continue
         rows.append([m["target"], m["precision"], m["recipe"], f"{m['size_mb']:.1f}",
                      f"{m['query_ms']:.2f} ({m['query_tokens']} tok)", f"{m['document_ms']:.2f} ({m['document_tokens']} tok)",
                      m["bundle"]])
     print(format_table(rows, ["target", "precision", "recipe", "size MB", "query ms", "document ms", "bundle"]))
-    return 0
+    return 1 if failed else 0

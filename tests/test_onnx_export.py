@@ -128,3 +128,14 @@ def test_bad_arguments_are_one_line_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "cannot build int4" in err and "no int8 recipe 'magic'" in err
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+def test_bench_reports_size_and_latency_per_bundle(exports, tmp_path, capsys):
+    from export import cli
+
+    bundle = exports.bundle(*SYNTHETIC, model=MODEL_17M, target="onnx", precision="int8")
+    assert cli.main(["bench", "--runs", "2", str(bundle), str(tmp_path)]) == 1  # tmp_path is no bundle
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("onnx") and "tok)" in line)
+    assert "gptq" in row and "(48 tok)" in row and "(512 tok)" in row
+    assert "is not a bundle" in out
