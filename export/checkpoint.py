@@ -9,6 +9,7 @@ from safetensors import safe_open
 from tokenizers import Tokenizer
 
 from runtimes.colbert import ColbertSettings
+from runtimes.manifest import first_line
 
 HUB_IDS = {"17m": "mixedbread-ai/mxbai-edge-colbert-v0-17m", "32m": "mixedbread-ai/mxbai-edge-colbert-v0-32m"}
 SYNTHETIC_MARKER = "synthetic.json"  # written by export.synthetic; its presence marks fake weights
@@ -206,8 +207,7 @@ def fetch_from_hub(repo_id: str, revision: str | None) -> Path:
                 f"cannot reach the Hugging Face hub and {repo_id} is not in the local cache; "
                 "use --model DIR for a local checkpoint or --synthetic for seeded offline weights"
             ) from None
-        message = str(e).strip().splitlines()[0] if str(e).strip() else kind
-        raise CheckpointError(f"could not fetch {repo_id}: {message}") from None
+        raise CheckpointError(f"could not fetch {repo_id}: {first_line(e)}") from None
 
 
 def resolve(size: str, model: str | None, revision: str | None, synthetic: bool) -> Checkpoint:

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from .colbert import ColbertSettings
-from .manifest import BundleError
+from .manifest import BundleError, first_line
 
 
 def _major(version: str) -> str:
@@ -27,8 +27,7 @@ class ExecutorchEngine:
             program = Runtime.get().load_program(Path(program_path))
             self.method = program.load_method("forward")
         except Exception as e:  # the runtime raises RuntimeError / ValueError with multi-line text
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise BundleError(f"{program_path}: ExecuTorch cannot load it ({first}); re-export the bundle") from None
+            raise BundleError(f"{program_path}: ExecuTorch cannot load it ({first_line(e)}); re-export the bundle") from None
 
     def encode(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         if input_ids.shape[1] > self.max_sequence:

@@ -12,6 +12,12 @@ class BundleError(Exception):
     """A bundle that cannot be trusted or run; the message says what to do."""
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of a library's error message, for one-line errors."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:

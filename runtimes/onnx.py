@@ -7,7 +7,7 @@ import numpy as np
 import onnxruntime as ort
 
 from .colbert import ColbertSettings
-from .manifest import BundleError
+from .manifest import BundleError, first_line
 
 _NUMPY = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
 
@@ -20,8 +20,7 @@ class OnnxEngine:
         try:
             self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph types
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise BundleError(f"{model_path}: onnxruntime cannot load it ({first}); re-export the bundle") from None
+            raise BundleError(f"{model_path}: onnxruntime cannot load it ({first_line(e)}); re-export the bundle") from None
         self._dtypes = {i.name: _NUMPY[i.type] for i in self.session.get_inputs()}
 
     def encode(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:

@@ -42,5 +42,18 @@ class Artifact:
     details: dict = field(default_factory=dict)
 
 
+def io_spec(dim: int, precision: str, batch: int | str, max_sequence: int | None, max_batch: int | None = None) -> dict:
+    """Input/output names, dtypes and shapes of an encoder artifact, as apps read them from colbert.json."""
+    shape = [batch, "sequence"]
+    return {
+        "inputs": [{"name": "input_ids", "dtype": "int64", "shape": shape},
+                   {"name": "attention_mask", "dtype": "int64", "shape": shape}],
+        "outputs": [{"name": "embeddings", "dtype": "float16" if precision == "fp16" else "float32",
+                     "shape": shape + [dim]}],
+        "max_batch": max_batch,
+        "max_sequence": max_sequence,
+    }
+
+
 def target_module(name: str) -> ModuleType:
     return importlib.import_module(TARGETS[name])

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ..encoder import is_token_embedding
-from . import Artifact, ExportContext
+from . import Artifact, ExportContext, io_spec
 
 NAME = "executorch"
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -138,12 +138,5 @@ def export(context: ExportContext, precision: str, out_dir: Path, int8_recipe: s
         precision, INT8_RECIPES[int8_recipe])
     details = {"executorch_version": version("executorch"), "delegation": report,
                **({"int8_recipe": int8_recipe} if precision == "int8" else {})}
-    io = {
-        "inputs": [{"name": "input_ids", "dtype": "int64", "shape": [MAX_BATCH, "sequence"]},
-                   {"name": "attention_mask", "dtype": "int64", "shape": [MAX_BATCH, "sequence"]}],
-        "outputs": [{"name": "embeddings", "dtype": "float16" if precision == "fp16" else "float32",
-                     "shape": [MAX_BATCH, "sequence", context.settings.dim]}],
-        "max_batch": MAX_BATCH,
-        "max_sequence": max_sequence,
-    }
+    io = io_spec(context.settings.dim, precision, MAX_BATCH, max_sequence, MAX_BATCH)
     return Artifact(MODEL_FILE, io, recipe, details)

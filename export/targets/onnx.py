@@ -15,10 +15,8 @@ import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from runtimes.colbert import ColbertSettings
-
 from ..gptq import GROUP, QuantizedWeight, linears, round_to_nearest
-from . import Artifact, ExportContext
+from . import Artifact, ExportContext, io_spec
 
 NAME = "onnx"
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -191,17 +189,6 @@ def quantize_int8(context: ExportContext, dst: Path, recipe: str) -> dict:
 # ------------------------------------------------------------------------------------ the target
 
 
-def io_spec(settings: ColbertSettings, precision: str, max_sequence: int | None) -> dict:
-    seq = ["batch", "sequence"]
-    return {
-        "inputs": [{"name": "input_ids", "dtype": "int64", "shape": seq},
-                   {"name": "attention_mask", "dtype": "int64", "shape": seq}],
-        "outputs": [{"name": "embeddings", "dtype": "float16" if precision == "fp16" else "float32",
-                     "shape": seq + [settings.dim]}],
-        "max_sequence": max_sequence,
-    }
-
-
 def export(context: ExportContext, precision: str, out_dir: Path, int8_recipe: str = INT8_RECIPE) -> Artifact:
     path = Path(out_dir) / MODEL_FILE
     details: dict = {"opset": OPSET}
@@ -218,4 +205,5 @@ def export(context: ExportContext, precision: str, out_dir: Path, int8_recipe: s
         recipe = INT8_RECIPES[int8_recipe] + "; token embeddings int8 in groups of 32"
     else:
         raise ValueError(f"onnx cannot build {precision}; choose from {', '.join(PRECISIONS)}")
-    return Artifact(MODEL_FILE, io_spec(context.settings, precision, context.max_sequence), recipe, details)
+    io = io_spec(context.settings.dim, precision, "batch", context.max_sequence)
+    return Artifact(MODEL_FILE, io, recipe, details)
