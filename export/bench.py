@@ -26,12 +26,12 @@ def _inputs(runtime, is_query: bool) -> tuple[np.ndarray, np.ndarray]:
     return ids, mask
 
 
-def _median_ms(engine, ids: np.ndarray, mask: np.ndarray, runs: int) -> float:
-    engine.encode(ids, mask)  # warm-up
+def _median_ms(engine, ids: np.ndarray, mask: np.ndarray, is_query: bool, runs: int) -> float:
+    engine.encode(ids, mask, is_query)  # warm-up
     times = []
     for _ in range(runs):
         started = time.perf_counter()
-        engine.encode(ids, mask)
+        engine.encode(ids, mask, is_query)
         times.append((time.perf_counter() - started) * 1e3)
     return statistics.median(times)
 
@@ -47,9 +47,9 @@ def measure(bundle: Path, runs: int, threads: int = 0) -> dict:
         "recipe": manifest.get("details", {}).get("int8_recipe", "-"),
         "size_mb": manifest["artifact_bytes"] / 1e6,
         "query_tokens": q[0].shape[1],
-        "query_ms": _median_ms(runtime.engine, *q, runs),
+        "query_ms": _median_ms(runtime.engine, *q, True, runs),
         "document_tokens": d[0].shape[1],
-        "document_ms": _median_ms(runtime.engine, *d, runs),
+        "document_ms": _median_ms(runtime.engine, *d, False, runs),
     }
 
 

@@ -24,6 +24,11 @@ GOLDEN_QUERIES = (0, 8, -3)  # a plain query, another, and the emoji/CJK one
 GOLDEN_DOCUMENTS = (0, -5, -3)  # a plain document, punctuation-only, and one past 128 tokens
 
 
+def artifact_bytes(path: Path) -> int:
+    """Size of an artifact: a file, or a directory such as an .mlpackage."""
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
+
+
 def bundle_name(target: str, precision: str) -> str:
     return f"{target}-{precision}"
 
@@ -89,7 +94,7 @@ def write_manifest(staging: Path, checkpoint: Checkpoint, target: str, precision
         "target": target,
         "precision": precision,
         "artifact": artifact.file,
-        "artifact_bytes": (staging / artifact.file).stat().st_size,
+        "artifact_bytes": artifact_bytes(staging / artifact.file),
         "recipe": artifact.recipe,
         "details": artifact.details,
         "model": {

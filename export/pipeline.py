@@ -95,7 +95,7 @@ class Exporter:
             started = time.perf_counter()
             self.log(f"{tag} exporting")
             artifact = module.export(self.context(), precision, staging, **options)
-            size = (staging / artifact.file).stat().st_size
+            size = bundle.artifact_bytes(staging / artifact.file)
             self.log(f"{tag} exported {size / 1e6:.1f} MB in {time.perf_counter() - started:.1f}s; running the parity gate")
             golden = bundle.golden(self.tokenizer, parity_texts.queries(), parity_texts.documents(),
                                    self.reference, parity.TIERS[precision])

@@ -9,7 +9,8 @@ from .manifest import BundleError, read_manifest, verify_hashes
 
 # target name -> module with `load_engine(bundle_dir, settings, manifest, threads)`; imported lazily so an
 # app that ships one target needs only that target's runtime package.
-ENGINES = {"onnx": "runtimes.onnx", "executorch": "runtimes.executorch"}
+ENGINES = {"onnx": "runtimes.onnx", "executorch": "runtimes.executorch", "tflite": "runtimes.tflite",
+           "coreml": "runtimes.coreml"}
 
 __all__ = ["load", "BundleError", "ColbertRuntime", "ColbertSettings", "maxsim", "top_k"]
 

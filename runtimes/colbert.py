@@ -99,9 +99,10 @@ def maxsim(query: np.ndarray, document: np.ndarray) -> float:
 
 
 class Engine(Protocol):
-    """A target's compiled encoder: token ids in, one vector per position out."""
+    """A target's compiled encoder: token ids in, one vector per position out. `is_query` lets an
+    engine with per-kind entry points (TFLite signatures) pick one; the others ignore it."""
 
-    def encode(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray: ...
+    def encode(self, input_ids: np.ndarray, attention_mask: np.ndarray, is_query: bool = False) -> np.ndarray: ...
 
 
 class ColbertRuntime:
@@ -126,7 +127,7 @@ class ColbertRuntime:
         out: list[np.ndarray] = []
         for start in range(0, len(texts), size):
             ids, mask = self.tokenizer.encode(texts[start : start + size], is_query)
-            vectors = np.asarray(self.engine.encode(ids, mask), dtype=np.float32)
+            vectors = np.asarray(self.engine.encode(ids, mask, is_query), dtype=np.float32)
             keep = self.tokenizer.keep(ids, mask, is_query)
             out.extend(vectors[i][keep[i]] for i in range(len(ids)))
         return out

@@ -29,7 +29,7 @@ class ExecutorchEngine:
         except Exception as e:  # the runtime raises RuntimeError / ValueError with multi-line text
             raise BundleError(f"{program_path}: ExecuTorch cannot load it ({first_line(e)}); re-export the bundle") from None
 
-    def encode(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+    def encode(self, input_ids: np.ndarray, attention_mask: np.ndarray, is_query: bool = False) -> np.ndarray:
         if input_ids.shape[1] > self.max_sequence:
             raise ValueError(f"sequence of {input_ids.shape[1]} tokens is past this bundle's export bound of "
                              f"{self.max_sequence}; truncate to document_length first")

@@ -23,7 +23,7 @@ class OnnxEngine:
             raise BundleError(f"{model_path}: onnxruntime cannot load it ({first_line(e)}); re-export the bundle") from None
         self._dtypes = {i.name: _NUMPY[i.type] for i in self.session.get_inputs()}
 
-    def encode(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+    def encode(self, input_ids: np.ndarray, attention_mask: np.ndarray, is_query: bool = False) -> np.ndarray:
         feed = {"input_ids": input_ids, "attention_mask": attention_mask}
         (vectors,) = self.session.run(None, {k: v.astype(self._dtypes[k]) for k, v in feed.items()})
         return vectors.astype(np.float32)  # fp16 models: MaxSim is summed in fp32
