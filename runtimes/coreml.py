@@ -38,7 +38,10 @@ class CoremlEngine:
 
     def _run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         feed = {"input_ids": ids.astype(np.int32), "attention_mask": mask.astype(np.int32)}
-        out = self._model.predict(feed) if self.use_coreml else self._program.run(feed)
+        try:
+            out = self._model.predict(feed) if self.use_coreml else self._program.run(feed)
+        except MilError as e:
+            raise BundleError(first_line(e)) from None
         return np.asarray(out[OUTPUT], dtype=np.float32)
 
     def encode(self, input_ids: np.ndarray, attention_mask: np.ndarray, is_query: bool = False) -> np.ndarray:

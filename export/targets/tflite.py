@@ -11,7 +11,9 @@ stays fp32 and XNNPACK runs it.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import logging
 import warnings
 from pathlib import Path
@@ -41,6 +43,10 @@ INT8_RECIPES = {
 INT8_RECIPE = "gptq"
 
 
+def _quiet():
+    return contextlib.redirect_stdout(io.StringIO())
+
+
 def signatures(query_length: int, document_length: int) -> dict[str, dict]:
     """Signature name -> the kind of input it takes and its fixed length."""
     out = {"encode_query": {"kind": "query", "length": query_length}}
@@ -58,7 +64,8 @@ def _convert(encoder: nn.Module, buckets: dict[str, dict], path: Path) -> None:
         ids = torch.randint(1000, 2000, (1, spec["length"]), dtype=torch.int32)
         converter.add_signature(name, model, sample_kwargs={"input_ids": ids, "attention_mask": torch.ones_like(ids)})
     logging.getLogger("absl").setLevel(logging.ERROR)
-    with warnings.catch_warnings(), torch.no_grad():
+    # litert-torch prints its progress to stdout, where the summary table goes
+    with warnings.catch_warnings(), torch.no_grad(), _quiet():
         warnings.simplefilter("ignore")
         converter.convert().export(str(path))
 
@@ -135,9 +142,10 @@ def _recipe(precision: str, int8_recipe: str) -> list[dict] | object:
 def _quantize(float_model: Path, quant_recipe, path: Path) -> None:
     from ai_edge_quantizer import quantizer
 
-    q = quantizer.Quantizer(str(float_model))
-    q.load_quantization_recipe(quant_recipe)
-    q.quantize().export_model(str(path), overwrite=True)
+    with _quiet():  # its report goes to stdout and its progress bars to stderr
+        q = quantizer.Quantizer(str(float_model))
+        q.load_quantization_recipe(quant_recipe)
+        q.quantize().export_model(str(path), overwrite=True)
 
 
 def export(context: ExportContext, precision: str, out_dir: Path, int8_recipe: str = INT8_RECIPE) -> Artifact:
