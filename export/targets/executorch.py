@@ -5,11 +5,15 @@ import copy
 import warnings
 from importlib.metadata import version
 from pathlib import Path
+from typing import Callable
+
+import numpy as np
 
 import torch
 from torch import nn
 
 from ..encoder import is_token_embedding
+from ..gptq import GROUP, QMAX, QuantizedWeight
 from . import Artifact, ExportContext, io_spec
 
 NAME = "executorch"
@@ -32,15 +36,50 @@ INT8_RECIPES = {
              "int8 embedding in groups of 32",
     "8da4w": "torchao int8 dynamic per-token activations, int4 weights in groups of 32; int8 embedding in groups of 32",
     "8da4w-emb4": "as 8da4w, with the embedding int4 in groups of 32",
-    "w8": "torchao int8 weight-only Linear weights in groups of 32 (dequantized per call, fp32 XNNPACK GEMM); "
-          "int8 embedding in groups of 32",
+    "gptq-w8": "GPTQ int8 Linear weights in groups of 32, dequantized on every call by ExecuTorch's quantized "
+               "kernel, fp32 XNNPACK matmul; int8 embedding in groups of 32",
     "pt2e-dynamic": "PT2E XNNPACKQuantizer, dynamic per-tensor activations, per-channel int8 weights; "
                     "int8 embedding in groups of 32",
 }
-INT8_RECIPE = "8da8w"
+INT8_RECIPE = "gptq-w8"
 
 
-def _quantize(model: nn.Module, recipe: str, example: tuple, dynamic_shapes: dict) -> nn.Module:
+class _DequantLinear(nn.Module):
+    """int8 weights with a scale per row and group of 32 inputs, dequantized on every call.
+
+    XNNPACK in ExecuTorch 1.5.1 has no weight-only int8 linear: a dequantized weight feeding a
+    linear is taken for static quantization and returns garbage, and a linear whose weight is
+    computed is left to portable kernels. A batched matmul takes a computed operand, so the
+    weight goes through ExecuTorch's per-channel dequantize kernel ([rows * groups, 32] with one
+    scale per row is exactly group-32 scales) and then an XNNPACK bmm."""
+
+    def __init__(self, linear: nn.Linear, q: QuantizedWeight):
+        super().__init__()
+        self.shape = q.values.shape
+        self.register_buffer("values", torch.from_numpy(q.values.reshape(-1, GROUP)))
+        self.register_buffer("scale", torch.from_numpy(q.scale.reshape(-1).astype(np.float32)))
+        self.bias = linear.bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = torch.ops.quantized_decomposed.dequantize_per_channel(
+            self.values, self.scale, None, 0, -QMAX, QMAX, torch.int8).view(self.shape)
+        y = torch.bmm(x, weight.t()[None].expand(x.shape[0], -1, -1))
+        return y if self.bias is None else y + self.bias
+
+
+def _with_dequantized_linears(model: nn.Module, weights: dict[str, QuantizedWeight]) -> nn.Module:
+    from executorch.kernels import quantized  # noqa: F401  the dequantize kernel's out variant
+    from torch.ao.quantization.fx._decomposed import quantized_decomposed_lib  # noqa: F401  registers the op
+
+    for name in weights:
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        setattr(parent, child, _DequantLinear(getattr(parent, child), weights[name]))
+    return model
+
+
+def _quantize(model: nn.Module, recipe: str, example: tuple, dynamic_shapes: dict,
+              weights: Callable[[], dict[str, QuantizedWeight]]) -> nn.Module:
     from torchao.quantization import Int8DynamicActivationIntxWeightConfig, IntxWeightOnlyConfig, quantize_
     from torchao.quantization.granularity import PerAxis, PerGroup
 
@@ -58,9 +97,8 @@ def _quantize(model: nn.Module, recipe: str, example: tuple, dynamic_shapes: dic
     embedding_dtype = torch.int4 if recipe == "8da4w-emb4" else torch.int8
     quantize_(model, IntxWeightOnlyConfig(weight_dtype=embedding_dtype, granularity=PerGroup(32)),
               filter_fn=is_token_embedding)
-    if recipe == "w8":
-        quantize_(model, IntxWeightOnlyConfig(weight_dtype=torch.int8, granularity=PerGroup(32)))
-        return model
+    if recipe == "gptq-w8":
+        return _with_dequantized_linears(model, weights())
     # XNNPACK groups int4 weights only; int8 weights are per output channel
     linear = (dict(weight_dtype=torch.int8, weight_granularity=PerAxis(0)) if recipe == "8da8w"
               else dict(weight_dtype=torch.int4, weight_granularity=PerGroup(32)))
@@ -123,7 +161,7 @@ def export(context: ExportContext, precision: str, out_dir: Path, int8_recipe: s
     if precision == "fp16":
         model = model.half()
     elif precision == "int8":
-        model = _quantize(model, int8_recipe, example, shapes)
+        model = _quantize(model, int8_recipe, example, shapes, lambda: context.int8_weights("gptq"))
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         program = torch.export.export(model, example, dynamic_shapes=shapes)
