@@ -89,6 +89,10 @@ class Exporter:
 
     def build(self, target: str, precision: str, **options) -> Result:
         module = target_module(target)
+        recipe = options.get("int8_recipe")
+        if precision not in module.PRECISIONS or (recipe and recipe not in module.INT8_RECIPES):
+            raise ValueError(f"{target} cannot build {precision} {recipe or ''}; it builds {', '.join(module.PRECISIONS)} "
+                             f"with int8 recipes {', '.join(module.INT8_RECIPES)}")
         tag = f"[{target} {precision}]"
         staging = bundle.stage(self.out_root, self.checkpoint, target, precision)
         try:

@@ -4,7 +4,6 @@ On macOS the same bundles are also run through Core ML itself; on Linux those te
 """
 from __future__ import annotations
 
-import json
 import shutil
 
 import numpy as np
@@ -13,9 +12,9 @@ import pytest
 import runtimes
 from export.cli import main
 from runtimes.coreml import CoremlEngine, coreml_available
-from runtimes.manifest import BundleError, hash_files
+from runtimes.manifest import BundleError
 from runtimes.mil import MilProgram
-from tests.conftest import read_json
+from tests.conftest import read_json, rehash
 
 MODEL_17M = "mxbai-edge-colbert-v0-17m-synthetic"
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -76,16 +75,10 @@ def _copy(exports, tmp_path, precision="fp32"):
     return shutil.copytree(bundle(exports, precision), tmp_path / "bundle")
 
 
-def _rehash(b):
-    manifest = read_json(b / "manifest.json")
-    manifest["files"] = hash_files(b)  # consistent hashes: the runtime itself must refuse the bundle
-    (b / "manifest.json").write_text(json.dumps(manifest))
-
-
 def test_missing_weight_blob_is_a_one_line_error(exports, tmp_path):
     b = _copy(exports, tmp_path)
     (b / PACKAGE / "Data/com.apple.CoreML/weights/weight.bin").unlink()
-    _rehash(b)
+    rehash(b)
     with pytest.raises(BundleError, match="weight blob .* is missing") as error:
         runtimes.load(b)
     assert "\n" not in str(error.value)
@@ -96,7 +89,7 @@ def test_unsupported_op_is_a_one_line_error(exports, tmp_path):
     spec_path = b / PACKAGE / "Data/com.apple.CoreML/model.mlmodel"
     text = spec_path.read_bytes()
     spec_path.write_bytes(text.replace(b"\n\x06linear", b"\n\x06lineax", 1))  # the first op named "linear"
-    _rehash(b)
+    rehash(b)
     with pytest.raises(BundleError, match="unsupported MIL op 'lineax'") as error:
         runtimes.load(b)
     assert "\n" not in str(error.value)
@@ -120,7 +113,7 @@ def test_a_changed_weight_is_caught_by_the_golden_vectors(exports, tmp_path, cap
     middle = len(data) - len(data) // 8  # inside the last layers' weights
     data[middle:middle + 4096] = bytes(4096)
     blob.write_bytes(bytes(data))
-    _rehash(b)
+    rehash(b)
     assert main(["verify", str(b)]) == 1
     assert "golden" in capsys.readouterr().out
 

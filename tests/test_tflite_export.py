@@ -9,8 +9,8 @@ import pytest
 
 import runtimes
 from export.cli import main
-from runtimes.manifest import BundleError, hash_files
-from tests.conftest import read_json
+from runtimes.manifest import BundleError
+from tests.conftest import read_json, rehash
 
 MODEL_17M = "mxbai-edge-colbert-v0-17m-synthetic"
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -86,16 +86,10 @@ def _copy(exports, tmp_path):
     return shutil.copytree(bundle(exports), tmp_path / "bundle")
 
 
-def _rehash(b):
-    manifest = read_json(b / "manifest.json")
-    manifest["files"] = hash_files(b)  # consistent hashes: the runtime itself must refuse the bundle
-    (b / "manifest.json").write_text(json.dumps(manifest))
-
-
 def test_corrupt_model_is_a_one_line_error(exports, tmp_path):
     b = _copy(exports, tmp_path)
     (b / "model.tflite").write_bytes(b"not a flatbuffer" * 100)
-    _rehash(b)
+    rehash(b)
     with pytest.raises(BundleError, match="LiteRT cannot load it") as error:
         runtimes.load(b)
     assert "\n" not in str(error.value)
@@ -106,7 +100,7 @@ def test_signature_missing_from_the_model_is_refused(exports, tmp_path):
     settings = read_json(b / "colbert.json")
     settings["io"]["signatures"]["encode_document_1024"] = {"kind": "document", "length": 1024}
     (b / "colbert.json").write_text(json.dumps(settings))
-    _rehash(b)
+    rehash(b)
     with pytest.raises(BundleError, match="encode_document_1024 that the model does not have"):
         runtimes.load(b)
 

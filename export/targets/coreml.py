@@ -14,7 +14,6 @@ import shutil
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ..gptq import GROUP, with_int8_values
@@ -68,10 +67,6 @@ def _quantize_weights(model, recipe: str):
 
 
 def export(context: ExportContext, precision: str, out_dir: Path, int8_recipe: str = INT8_RECIPE) -> Artifact:
-    if precision not in PRECISIONS:
-        raise ValueError(f"coreml cannot build {precision}; choose from {', '.join(PRECISIONS)}")
-    if precision == "int8" and int8_recipe not in INT8_RECIPES:
-        raise ValueError(f"unknown int8 recipe {int8_recipe!r}; choose from {', '.join(INT8_RECIPES)}")
     s = context.settings
     max_sequence = min(context.max_sequence or s.document_length, s.document_length)
     target = _deployment_target(precision, int8_recipe)
