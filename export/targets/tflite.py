@@ -6,8 +6,9 @@ litert-torch lowers through JAX, which needs concrete shapes (a dynamic sequence
 between signatures. Inputs are int32, as Android feeds them. Shorter inputs are padded with
 attention mask 0; the parity gate checks that padding leaves the real tokens' vectors alone.
 
-fp16 and int8 are made from the fp32 flatbuffer with ai-edge-quantizer, weight-only, so compute
-stays fp32 and XNNPACK runs it.
+fp16 is made from the fp32 flatbuffer with ai-edge-quantizer (fp16 weights); int8 converts an
+encoder whose Linears are split per group of 32 inputs (`_GroupedLinear`) and quantizes those
+weight-only per channel. Compute stays fp32 either way, and XNNPACK runs it.
 """
 from __future__ import annotations
 
@@ -34,9 +35,9 @@ DOCUMENT_BUCKETS = (128, 256)  # besides document_length itself
 OUTPUT = "embeddings"
 
 INT8_RECIPES = {
-    "gptq": "GPTQ int8 Linear weights, round-to-nearest int8 embedding, scales per group of 32, "
-            "dequantized in the graph on every call; fp32 compute",
-    "rtn": "round-to-nearest int8 weights, embedding too, scales per group of 32, dequantized in the graph; fp32 compute",
+    "gptq": "GPTQ int8 Linear weights as one per-channel weight-only Linear per 32 inputs (DEQUANTIZE folded "
+            "by XNNPACK at load); int8 embedding in groups of 32, dequantized per looked-up row; fp32 compute",
+    "rtn": "as gptq, with round-to-nearest Linear weights",
     "weight-only-channel": "ai-edge-quantizer weight_only_wi8_afp32: per-channel int8 weights, fp32 compute",
     "dynamic": "ai-edge-quantizer dynamic_wi8_afp32: per-channel int8 weights, int8 activations at run time",
 }
@@ -120,7 +121,7 @@ def _int8_model(context: ExportContext, method: str) -> nn.Module:
     return model
 
 
-def _recipe(precision: str, int8_recipe: str) -> list[dict] | object:
+def _recipe(precision: str, int8_recipe: str) -> list[dict]:
     from ai_edge_quantizer import algorithm_manager, qtyping, recipe, recipe_manager
 
     ops = qtyping.TFLOperationName
@@ -150,7 +151,8 @@ def _quantize(float_model: Path, quant_recipe, path: Path) -> None:
 
 def export(context: ExportContext, precision: str, out_dir: Path, int8_recipe: str = INT8_RECIPE) -> Artifact:
     s = context.settings
-    buckets = signatures(s.query_length, s.document_length)
+    longest = min(context.max_sequence or s.document_length, s.document_length)  # BERT's positions cap it
+    buckets = signatures(s.query_length, longest)
     out = Path(out_dir) / MODEL_FILE
     float_model = context.workdir / "tflite-fp32.tflite"
     if not float_model.is_file():
@@ -163,7 +165,7 @@ def export(context: ExportContext, precision: str, out_dir: Path, int8_recipe: s
         grouped = context.workdir / f"tflite-{int8_recipe}-grouped.tflite"
         _convert(_int8_model(context, int8_recipe), buckets, grouped)
         _quantize(grouped, _recipe(precision, int8_recipe), out)
-    io = io_spec(s.dim, precision, 1, s.document_length, 1, index_dtype="int32")
+    io = io_spec(s.dim, precision, 1, longest, 1, index_dtype="int32")
     io["signatures"] = buckets
     recipe = {"fp32": "fp32", "fp16": "fp16 weights (ai-edge-quantizer float casting), fp32 compute"}.get(
         precision, INT8_RECIPES[int8_recipe])
