@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .colbert import ColbertSettings
+from .colbert import ColbertSettings, check_sequence_bound
 from .manifest import BundleError, first_line
 from .mil import MilError, MilProgram
 
@@ -45,9 +45,7 @@ class CoremlEngine:
         return np.asarray(out[OUTPUT], dtype=np.float32)
 
     def encode(self, input_ids: np.ndarray, attention_mask: np.ndarray, is_query: bool = False) -> np.ndarray:
-        if input_ids.shape[1] > self.max_sequence:
-            raise ValueError(f"sequence of {input_ids.shape[1]} tokens is past this bundle's export bound of "
-                             f"{self.max_sequence}; truncate to document_length first")
+        check_sequence_bound(input_ids.shape[1], self.max_sequence)
         return np.concatenate([self._run(input_ids[i:i + 1], attention_mask[i:i + 1]) for i in range(len(input_ids))])
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .colbert import ColbertSettings
+from .colbert import ColbertSettings, check_sequence_bound
 from .manifest import BundleError, first_line
 
 
@@ -30,9 +30,7 @@ class ExecutorchEngine:
             raise BundleError(f"{program_path}: ExecuTorch cannot load it ({first_line(e)}); re-export the bundle") from None
 
     def encode(self, input_ids: np.ndarray, attention_mask: np.ndarray, is_query: bool = False) -> np.ndarray:
-        if input_ids.shape[1] > self.max_sequence:
-            raise ValueError(f"sequence of {input_ids.shape[1]} tokens is past this bundle's export bound of "
-                             f"{self.max_sequence}; truncate to document_length first")
+        check_sequence_bound(input_ids.shape[1], self.max_sequence)
         out = []
         for start in range(0, len(input_ids), self.max_batch):
             ids = self._torch.from_numpy(np.ascontiguousarray(input_ids[start:start + self.max_batch], np.int64))

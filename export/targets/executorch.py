@@ -71,10 +71,8 @@ def _with_dequantized_linears(model: nn.Module, weights: dict[str, QuantizedWeig
     from executorch.kernels import quantized  # noqa: F401  the dequantize kernel's out variant
     from torch.ao.quantization.fx._decomposed import quantized_decomposed_lib  # noqa: F401  registers the op
 
-    for name in weights:
-        parent_name, _, child = name.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, child, _DequantLinear(getattr(parent, child), weights[name]))
+    for name, q in weights.items():
+        model.set_submodule(name, _DequantLinear(model.get_submodule(name), q))
     return model
 
 

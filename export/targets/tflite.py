@@ -112,12 +112,10 @@ def _int8_model(context: ExportContext, method: str) -> nn.Module:
     model = copy.deepcopy(context.encoder)
     weights = context.int8_weights(method)
     for name, module in list(model.named_modules()):
-        parent_name, _, child = name.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
         if name in weights:
-            setattr(parent, child, _GroupedLinear(module, weights[name]))
+            model.set_submodule(name, _GroupedLinear(module, weights[name]))
         elif is_token_embedding(module, name):
-            setattr(parent, child, _Int8Embedding(module))
+            model.set_submodule(name, _Int8Embedding(module))
     return model
 
 
