@@ -68,3 +68,10 @@ def rehash(bundle: Path) -> None:
     manifest = read_json(bundle / "manifest.json")
     manifest["files"] = hash_files(bundle)
     (bundle / "manifest.json").write_text(json.dumps(manifest))
+
+
+def flip_byte(path: Path, offset: int = -100) -> None:
+    """Corrupt one bit of a file, as a bad copy or download would."""
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))

@@ -14,7 +14,7 @@ from export.cli import main
 from runtimes.coreml import CoremlEngine, coreml_available
 from runtimes.manifest import BundleError
 from runtimes.mil import MilProgram
-from tests.conftest import read_json, rehash
+from tests.conftest import flip_byte, read_json, rehash
 
 MODEL_17M = "mxbai-edge-colbert-v0-17m-synthetic"
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -97,10 +97,7 @@ def test_unsupported_op_is_a_one_line_error(exports, tmp_path):
 
 def test_wrong_hash_fails_verify(exports, tmp_path, capsys):
     b = _copy(exports, tmp_path)
-    blob = b / PACKAGE / "Data/com.apple.CoreML/weights/weight.bin"
-    data = bytearray(blob.read_bytes())
-    data[-100] ^= 0x01
-    blob.write_bytes(bytes(data))
+    flip_byte(b / PACKAGE / "Data/com.apple.CoreML/weights/weight.bin")
     assert main(["verify", str(b)]) == 1
     assert f"sha256 mismatch for {PACKAGE}/Data/com.apple.CoreML/weights/weight.bin" in capsys.readouterr().out
 

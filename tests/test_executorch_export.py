@@ -10,7 +10,7 @@ import pytest
 import runtimes
 from export.cli import main
 from runtimes.manifest import BundleError
-from tests.conftest import read_json, rehash
+from tests.conftest import flip_byte, read_json, rehash
 
 MODEL_17M = "mxbai-edge-colbert-v0-17m-synthetic"
 MODEL_32M = "mxbai-edge-colbert-v0-32m-synthetic"
@@ -80,9 +80,7 @@ def test_corrupt_program_is_a_one_line_error(exports, tmp_path):
 
 def test_wrong_hash_fails_verify(exports, tmp_path, capsys):
     bundle = _copy(exports, tmp_path)
-    data = bytearray((bundle / "model.pte").read_bytes())
-    data[-100] ^= 0x01
-    (bundle / "model.pte").write_bytes(bytes(data))
+    flip_byte(bundle / "model.pte")
     assert main(["verify", str(bundle)]) == 1
     assert "sha256 mismatch for model.pte" in capsys.readouterr().out
 

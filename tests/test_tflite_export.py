@@ -10,7 +10,7 @@ import pytest
 import runtimes
 from export.cli import main
 from runtimes.manifest import BundleError
-from tests.conftest import read_json, rehash
+from tests.conftest import flip_byte, read_json, rehash
 
 MODEL_17M = "mxbai-edge-colbert-v0-17m-synthetic"
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -107,9 +107,7 @@ def test_signature_missing_from_the_model_is_refused(exports, tmp_path):
 
 def test_wrong_hash_fails_verify(exports, tmp_path, capsys):
     b = _copy(exports, tmp_path)
-    data = bytearray((b / "model.tflite").read_bytes())
-    data[-100] ^= 0x01
-    (b / "model.tflite").write_bytes(bytes(data))
+    flip_byte(b / "model.tflite")
     assert main(["verify", str(b)]) == 1
     assert "sha256 mismatch for model.tflite" in capsys.readouterr().out
     with pytest.raises(BundleError, match="sha256"):
