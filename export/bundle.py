@@ -14,14 +14,12 @@ from runtimes.colbert import ColbertTokenizer, maxsim
 from runtimes.manifest import MANIFEST, hash_files
 
 from .checkpoint import Checkpoint
+from . import parity_texts
 from .parity import Encoded, ParityReport
 from .targets import Artifact
 
 FORMAT_VERSION = 1
 TOOLS = ("torch", "transformers", "tokenizers", "numpy")  # plus each target's TOOL_PACKAGES
-# Which of the gate's texts become golden vectors: (query indices, document indices) into parity_texts.
-GOLDEN_QUERIES = (0, 8, -3)  # a plain query, another, and the emoji/CJK one
-GOLDEN_DOCUMENTS = (0, -5, -3)  # a plain document, punctuation-only, and one past 128 tokens
 
 
 def artifact_bytes(path: Path) -> int:
@@ -50,11 +48,13 @@ def _tool_versions(extra: tuple[str, ...]) -> dict[str, str]:
     return versions
 
 
-def golden(tokenizer: ColbertTokenizer, queries: list[str], documents: list[str], reference: Encoded,
-           thresholds: dict) -> dict:
+def golden(tokenizer: ColbertTokenizer, reference: Encoded, thresholds: dict) -> dict:
     """Texts, their model inputs, and the reference vectors and scores an app checks itself against."""
+    queries, documents = parity_texts.queries(), parity_texts.documents()
+    picked_queries = [queries.index(t) for t in parity_texts.golden_queries()]
+    picked_documents = [documents.index(t) for t in parity_texts.golden_documents()]
 
-    def entries(texts: list[str], picks: tuple[int, ...], vectors: list[np.ndarray], is_query: bool) -> list[dict]:
+    def entries(texts: list[str], picks: list[int], vectors: list[np.ndarray], is_query: bool) -> list[dict]:
         out = []
         for n in picks:
             ids, mask = tokenizer.encode([texts[n]], is_query)
@@ -67,9 +67,9 @@ def golden(tokenizer: ColbertTokenizer, queries: list[str], documents: list[str]
             })
         return out
 
-    q = entries(queries, GOLDEN_QUERIES, reference.queries, True)
-    d = entries(documents, GOLDEN_DOCUMENTS, reference.documents, False)
-    scores = [[maxsim(reference.queries[i], reference.documents[j]) for j in GOLDEN_DOCUMENTS] for i in GOLDEN_QUERIES]
+    q = entries(queries, picked_queries, reference.queries, True)
+    d = entries(documents, picked_documents, reference.documents, False)
+    scores = [[maxsim(reference.queries[i], reference.documents[j]) for j in picked_documents] for i in picked_queries]
     return {
         "about": "PyTorch fp32 reference vectors (after PyLate filtering) and MaxSim scores; "
                  "an app's output should meet `tolerance`, the bundle's parity tier.",

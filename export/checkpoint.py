@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,11 @@ PYLATE_DEFAULTS = {
     "skiplist_words": list("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"),
 }
 ACTIVATIONS = {"Identity", "Tanh", "ReLU", "GELU"}
+
+
+def python_whitespace() -> list[int]:
+    """The code points Python's str.strip() removes: sentence-transformers strips every text with it."""
+    return [c for c in range(sys.maxunicode + 1) if chr(c).isspace()]
 
 
 class CheckpointError(Exception):
@@ -137,6 +143,7 @@ def _read_settings(root: Path, dim: int) -> ColbertSettings:
         do_query_expansion=bool(st["do_query_expansion"]),
         attend_to_expansion_tokens=bool(st["attend_to_expansion_tokens"]),
         do_lower_case=bool(sbert.get("do_lower_case", False)),
+        strip_codepoints=python_whitespace(),
         skiplist_words=list(st["skiplist_words"]),
         skiplist_ids=sorted({i for w in st["skiplist_words"] if (i := tok.token_to_id(w)) is not None}),
         mask_token_id=int(mask_id),

@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 from torch import nn
-from transformers import AutoConfig
 
+from .backbone import load_backbone
 from .checkpoint import Checkpoint, CheckpointError
 
 MASK_BIAS = -1.0e4
@@ -271,23 +271,21 @@ class ColbertEncoder(nn.Module):
         return l2_normalize(x)
 
 
-def _backbone_state(checkpoint: Checkpoint, module: nn.Module) -> dict[str, torch.Tensor]:
-    """The checkpoint's backbone tensors, with any wrapper prefix ("model.", "bert.") removed."""
-    state = load_file(str(checkpoint.path / "model.safetensors"))
+def _backbone_state(checkpoint: Checkpoint, loaded: nn.Module, module: nn.Module) -> dict[str, torch.Tensor]:
+    """The tensors transformers loaded, under the names `module` mirrors."""
+    state = loaded.state_dict()
     wanted = set(module.state_dict())
-    for prefix in ("", "model.", "bert."):
-        picked = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix) and k[len(prefix):] in wanted}
-        if len(picked) == len(wanted):
-            return picked
-    missing = sorted(wanted - set(state))[:3]
-    raise CheckpointError(f"{checkpoint.path}/model.safetensors lacks backbone tensors such as {', '.join(missing)}")
+    missing = sorted(wanted - set(state))
+    if missing:
+        raise CheckpointError(f"{checkpoint.path}: transformers' backbone has no tensors such as {', '.join(missing[:3])}")
+    return {k: state[k] for k in wanted}
 
 
 def load_encoder(checkpoint: Checkpoint) -> ColbertEncoder:
-    """Build the encoder in fp32 eval mode with the checkpoint's weights."""
-    cfg = AutoConfig.from_pretrained(str(checkpoint.path), trust_remote_code=False)
-    backbone = ModernBert(cfg) if checkpoint.model_type == "modernbert" else Bert(cfg)
-    backbone.load_state_dict(_backbone_state(checkpoint, backbone), strict=True)
+    """Build the encoder in fp32 eval mode from the backbone transformers loads, plus the Dense modules."""
+    loaded = load_backbone(checkpoint)
+    backbone = ModernBert(loaded.config) if checkpoint.model_type == "modernbert" else Bert(loaded.config)
+    backbone.load_state_dict(_backbone_state(checkpoint, loaded, backbone), strict=True)
     dense, acts = [], []
     for spec in checkpoint.dense:
         linear = nn.Linear(spec.in_features, spec.out_features, bias=spec.bias)

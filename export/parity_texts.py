@@ -84,6 +84,27 @@ DOCUMENTS = [
 EDGE_DOCUMENTS = ["", "🙂🚀 東京は日本の首都です。富士山は日本で一番高い山です。", "!!! ... ??? --- (((;)))", "Hello, world! (Punctuation: kept? dropped.)"]
 
 
+# What happens to a text before the tokenizer (sentence-transformers strips it with str.strip(), then
+# lowercases it with str.lower()) and the tokenizers' own edges. Each is a query and a document too.
+TEXT_EDGES = [
+    "   leading and trailing spaces   ",
+    " \t\n\r\u3000 ",  # whitespace only
+    "\u00a0no-break space before, em space after\u2003",
+    "\n\ndef encode(text):\n    return text.strip()\n",  # a code snippet that starts with a newline
+    "\u2002\u2009\u202f\u205f\u1680thin and narrow spaces\u2028\u2029\u0085",
+    "\x1c\x1d\x1e\x1finformation separators, whitespace to str.strip\x1f",
+    "tabs\tand\r\nCRLF\x0bline\x0cbreaks inside",
+    "zero\u200bwidth\u200cjoiners\u200d and a BOM\ufeff",  # not whitespace to str.strip
+    "\ufeff\u200bzero-width characters first",
+    "control \x00\x07\x1b[31m characters\x7f",
+    "cafe\u0301 na\u0308ive e\u0301le\u0300ve",  # NFD-decomposed accents
+    "\u0130STANBUL \u039f\u0394\u03a5\u03a3\u03a3\u0395\u03a5\u03a3 STRASSE \u1e9e KELVIN \u212a OHM \u2126 \u01c5",  # lowercase changes length or form
+    "pneumonoultramicroscopicsilicovolcanoconiosis" * 5 + "!",  # one word of 226 characters
+    "[CLS] [SEP] [MASK] [PAD] [UNK] [Q] [D] [unused0] <s> </s> literal special tokens",
+    "family \U0001f469\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466 flag \U0001f3f3\ufe0f\u200d\U0001f308 wave \U0001f44b\U0001f3fd",
+]
+
+
 def long_documents() -> list[str]:
     """Documents past the 128-token local window, and one past any document_length up to 2048."""
     medium = " ".join(DOCUMENTS[0:6])  # ~170 words: past 128 tokens
@@ -92,8 +113,18 @@ def long_documents() -> list[str]:
 
 
 def documents() -> list[str]:
-    return DOCUMENTS + EDGE_DOCUMENTS + long_documents()
+    return DOCUMENTS + EDGE_DOCUMENTS + TEXT_EDGES + long_documents()
 
 
 def queries() -> list[str]:
-    return QUERIES + EDGE_QUERIES
+    return QUERIES + EDGE_QUERIES + TEXT_EDGES
+
+
+def golden_queries() -> list[str]:
+    """The gate's texts an app's self-test re-encodes: plain ones, emoji and CJK, and every text edge."""
+    return [QUERIES[0], QUERIES[8], EDGE_QUERIES[1], *TEXT_EDGES]
+
+
+def golden_documents() -> list[str]:
+    """A plain document, punctuation only, one past the 128-token window, and every text edge."""
+    return [DOCUMENTS[0], EDGE_DOCUMENTS[2], long_documents()[0], *TEXT_EDGES]

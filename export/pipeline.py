@@ -101,8 +101,7 @@ class Exporter:
             artifact = module.export(self.context(), precision, staging, **options)
             size = bundle.artifact_bytes(staging / artifact.file)
             self.log(f"{tag} exported {size / 1e6:.1f} MB in {time.perf_counter() - started:.1f}s; running the parity gate")
-            golden = bundle.golden(self.tokenizer, parity_texts.queries(), parity_texts.documents(),
-                                   self.reference, parity.TIERS[precision])
+            golden = bundle.golden(self.tokenizer, self.reference, parity.TIERS[precision])
             bundle.write_contents(staging, self.checkpoint, artifact, golden)
             manifest = bundle.write_manifest(staging, self.checkpoint, target, precision, artifact, module.TOOL_PACKAGES)
             report = parity.run_gate(runtimes.load(staging), self.reference, precision)

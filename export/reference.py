@@ -9,9 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
-from transformers import AutoModel
-from transformers.utils import logging as hf_logging
-
+from .backbone import load_backbone
 from .checkpoint import Checkpoint
 
 _ACTIVATIONS = {"Identity": lambda x: x, "Tanh": torch.tanh, "ReLU": torch.relu, "GELU": F.gelu}
@@ -19,12 +17,7 @@ _ACTIVATIONS = {"Identity": lambda x: x, "Tanh": torch.tanh, "ReLU": torch.relu,
 
 class Reference:
     def __init__(self, checkpoint: Checkpoint):
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-        self.backbone = AutoModel.from_pretrained(
-            str(checkpoint.path), attn_implementation="eager", dtype=torch.float32,
-            use_safetensors=True, trust_remote_code=False,
-        ).eval()
+        self.backbone = load_backbone(checkpoint)
         self.dense = []
         for spec in checkpoint.dense:
             t = load_file(str(spec.path / "model.safetensors"))

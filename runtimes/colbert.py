@@ -12,6 +12,8 @@ from typing import Protocol, Sequence
 import numpy as np
 from tokenizers import Tokenizer
 
+from .manifest import BundleError
+
 
 @dataclass(frozen=True)
 class ColbertSettings:
@@ -25,7 +27,8 @@ class ColbertSettings:
     document_length: int
     do_query_expansion: bool
     attend_to_expansion_tokens: bool
-    do_lower_case: bool
+    do_lower_case: bool  # after stripping: Unicode full lowercase mapping (Python's str.lower)
+    strip_codepoints: list[int]  # stripped from both ends of every text before anything else
     skiplist_words: list[str]
     skiplist_ids: list[int]
     mask_token_id: int
@@ -38,7 +41,10 @@ class ColbertSettings:
 
     @classmethod
     def from_file(cls, path: Path) -> "ColbertSettings":
-        return cls(**json.loads(Path(path).read_text()))
+        try:
+            return cls(**json.loads(Path(path).read_text()))
+        except TypeError as e:  # fields added or removed since the bundle was written
+            raise BundleError(f"{path} does not match this runtime's settings ({e}); re-export the bundle") from None
 
 
 Batch = tuple[np.ndarray, np.ndarray]  # input_ids, attention_mask: int64 [batch, seq]
@@ -52,6 +58,12 @@ class ColbertTokenizer:
         self._tokenizer = Tokenizer.from_file(str(tokenizer_json))
         self._tokenizer.no_padding()
         self._skip = np.array(sorted(set(settings.skiplist_ids)), dtype=np.int64)
+        self._strip = "".join(map(chr, settings.strip_codepoints))
+
+    def preprocess(self, text: str) -> str:
+        """What sentence-transformers does to a text before PyLate tokenises it: strip, then lowercase."""
+        text = text.strip(self._strip)
+        return text.lower() if self.settings.do_lower_case else text
 
     def _max_length(self, is_query: bool) -> int:
         s = self.settings
@@ -63,7 +75,7 @@ class ColbertTokenizer:
         length = self._max_length(is_query)
         budget = length - 1 if prefix_id is not None else length
         self._tokenizer.enable_truncation(max_length=budget)
-        texts = [t.lower() if s.do_lower_case else t for t in texts]
+        texts = [self.preprocess(t) for t in texts]
         rows = [enc.ids for enc in self._tokenizer.encode_batch(list(texts))]
         if prefix_id is not None:
             rows = [row[:1] + [prefix_id] + row[1:] for row in rows]

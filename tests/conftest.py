@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.checkpoints import build_minilm_colbert
+from tests.checkpoints import build_minilm_colbert, build_pylate_modernbert
+from tests.pylate_env import PyLate, pylate_python
 
 SHARED_FIXTURE = Path(__file__).resolve().parents[2] / "shared/fixtures/mxbai-edge-colbert-v0"
 
@@ -28,8 +29,30 @@ def isolated_cache(tmp_path_factory, mxbai_fixture):
 
 
 @pytest.fixture(scope="session")
-def minilm_checkpoint(tmp_path_factory) -> Path:
-    return build_minilm_colbert(tmp_path_factory.mktemp("ckpt") / "minilm-colbert")
+def pylate(request) -> PyLate:
+    """PyLate 1.6 itself, in its own venv under pytest's cache (built once, about 35 s)."""
+    return PyLate(pylate_python(request.config.cache.mkdir("pylate")))
+
+
+@pytest.fixture(scope="session")
+def minilm_checkpoint(pylate, tmp_path_factory) -> Path:
+    """The trained one: PyLate's ColBERT on all-MiniLM-L6-v2, saved by PyLate."""
+    return build_minilm_colbert(pylate, tmp_path_factory.mktemp("ckpt") / "minilm-colbert")
+
+
+@pytest.fixture(scope="session")
+def mxbai_checkpoint(pylate, tmp_path_factory) -> Path:
+    """The 17m architecture and the real tokenizer with mxbai's settings, saved by PyLate (synthetic weights)."""
+    return build_pylate_modernbert(pylate, tmp_path_factory.mktemp("ckpt") / "mxbai-17m-pylate")
+
+
+@pytest.fixture(scope="session")
+def variant_checkpoint(pylate, tmp_path_factory) -> Path:
+    """The same backbone with PyLate settings mxbai does not use: no query prefix, query expansion attended
+    to, no lowercasing."""
+    return build_pylate_modernbert(pylate, tmp_path_factory.mktemp("ckpt") / "modernbert-variant-pylate",
+                                   query_prefix="", query_length=32, do_query_expansion=True,
+                                   attend_to_expansion_tokens=True, do_lower_case=False)
 
 
 class Exports:
@@ -55,6 +78,14 @@ class Exports:
 @pytest.fixture(scope="session")
 def exports(tmp_path_factory) -> Exports:
     return Exports(tmp_path_factory.mktemp("exports"))
+
+
+ALL_PRECISIONS = ("fp32", "fp16", "int8")
+
+
+def model_args(target: str, checkpoint: Path, precisions: tuple[str, ...] = ALL_PRECISIONS) -> tuple[str, ...]:
+    """The one export run of a checkpoint per target that every test of it shares."""
+    return (target, "--model", str(checkpoint), "--precision", *precisions)
 
 
 def read_json(path: Path) -> dict:

@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors import safe_open
+from safetensors.torch import save_file
 
 from export.checkpoint import CheckpointError, read_checkpoint, resolve
 from export.encoder import load_encoder, parameter_count
@@ -139,3 +141,21 @@ def test_offline_hub_without_cache_names_the_alternatives(tmp_path):
     result = cli("onnx", "--size", "17m", "--out", str(tmp_path / "o"),
                  env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")})
     assert_one_line_error(result, "--model", "--synthetic", "mixedbread-ai/mxbai-edge-colbert-v0-17m")
+
+
+def test_pylate_saved_bert_loads_through_transformers_renaming(minilm_checkpoint):
+    """PyLate 1.6 saves BERT's LayerNorms as gamma/beta; transformers renames them when it loads."""
+    with safe_open(str(minilm_checkpoint / "model.safetensors"), "np") as f:
+        assert "embeddings.LayerNorm.gamma" in f.keys() and "embeddings.LayerNorm.weight" not in f.keys()
+    encoder = load_encoder(read_checkpoint(minilm_checkpoint, source="test"))
+    gamma = safe_open(str(minilm_checkpoint / "model.safetensors"), "pt").get_tensor("embeddings.LayerNorm.gamma")
+    assert torch.equal(encoder.backbone.embeddings.LayerNorm.weight, gamma)
+
+
+def test_a_missing_backbone_tensor_is_refused_not_initialised(minilm_checkpoint, tmp_path):
+    copy = shutil.copytree(minilm_checkpoint, tmp_path / "missing-tensor")
+    with safe_open(str(copy / "model.safetensors"), "pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys() if k != "encoder.layer.3.output.dense.weight"}
+    save_file(tensors, str(copy / "model.safetensors"))
+    with pytest.raises(CheckpointError, match="lacks backbone tensors such as encoder.layer.3.output.dense.weight"):
+        load_encoder(read_checkpoint(copy, source="test"))

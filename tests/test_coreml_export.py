@@ -115,13 +115,6 @@ def test_a_changed_weight_is_caught_by_the_golden_vectors(exports, tmp_path, cap
     assert "golden" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("precision", ["fp16", "int8"])
-def test_trained_checkpoint_tiers(exports, minilm_checkpoint, precision):
-    code, out = exports.run("coreml", "--model", str(minilm_checkpoint), "--precision", "fp16", "int8")
-    parity = read_json(out / "minilm-colbert" / f"coreml-{precision}" / "parity.json")
-    assert code == 0 and parity["passed"] and parity["tier"] == precision
-
-
 @ON_MAC
 @pytest.mark.parametrize("precision", PRECISIONS)
 def test_core_ml_agrees_with_the_interpreter(exports, precision):

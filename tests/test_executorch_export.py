@@ -10,7 +10,7 @@ import pytest
 import runtimes
 from export.cli import main
 from runtimes.manifest import BundleError
-from tests.conftest import flip_byte, read_json, rehash
+from tests.conftest import flip_byte, model_args, read_json, rehash
 
 MODEL_17M = "mxbai-edge-colbert-v0-17m-synthetic"
 MODEL_32M = "mxbai-edge-colbert-v0-32m-synthetic"
@@ -97,12 +97,7 @@ def test_other_executorch_major_version_is_refused(exports, tmp_path):
 def test_trained_checkpoint_int8_tier(exports, minilm_checkpoint):
     """The default recipe (GPTQ weights dequantized per call, fp32 XNNPACK matmul) holds the tier;
     8da8w's per-token int8 activations alone put MaxSim p99 near 6e-2 on these weights."""
-    code, out = exports.run("executorch", "--model", str(minilm_checkpoint), "--precision", "int8")
+    code, out = exports.run(*model_args("executorch", minilm_checkpoint))
     parity = read_json(out / "minilm-colbert" / "executorch-int8" / "parity.json")
     assert code == 0 and parity["passed"]
     assert read_json(out / "minilm-colbert" / "executorch-int8" / "manifest.json")["details"]["int8_recipe"] == "gptq-w8"
-
-
-def test_trained_checkpoint_fp16_tier(exports, minilm_checkpoint):
-    code, out = exports.run("executorch", "--model", str(minilm_checkpoint), "--precision", "fp16")
-    assert code == 0 and read_json(out / "minilm-colbert" / "executorch-fp16" / "parity.json")["passed"]

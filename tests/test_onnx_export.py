@@ -7,18 +7,15 @@ import numpy as np
 import pytest
 
 import runtimes
+from export import parity_texts
 from export.parity import TIERS
 from runtimes.manifest import sha256
-from tests.conftest import read_json
+from tests.conftest import model_args, read_json
 from tests.test_runtime import MODEL_17M, SYNTHETIC
 
 SYNTHETIC_32M = ("onnx", "--synthetic", "--size", "32m", "--precision", "fp32", "fp16", "int8")
 MODEL_32M = "mxbai-edge-colbert-v0-32m-synthetic"
 PRECISIONS = ("fp32", "fp16", "int8")
-
-
-def trained(checkpoint, *extra: str) -> tuple[str, ...]:
-    return ("onnx", "--model", str(checkpoint), "--precision", *extra)
 
 
 @pytest.mark.parametrize("args, model", [(SYNTHETIC, MODEL_17M), (SYNTHETIC_32M, MODEL_32M)])
@@ -49,9 +46,12 @@ def test_bundle_contents_and_manifest(exports):
     assert settings["query_prefix_id"] == 50368 and settings["pad_token_id"] == 50284 and settings["dim"] == 48
     assert [i["name"] for i in settings["io"]["inputs"]] == ["input_ids", "attention_mask"]
     golden = read_json(bundle / "golden.json")
-    assert len(golden["queries"]) == 3 and len(golden["documents"]) == 3
+    assert settings["strip_codepoints"] == [c for c in range(0x110000) if chr(c).isspace()]
+    assert [q["text"] for q in golden["queries"]] == parity_texts.golden_queries()
+    assert [d["text"] for d in golden["documents"]] == parity_texts.golden_documents()
+    assert set(parity_texts.TEXT_EDGES) <= {d["text"] for d in golden["documents"]}  # the self-test exercises preprocessing
     assert any(len(d["input_ids"]) > 128 for d in golden["documents"])
-    assert np.asarray(golden["scores"]).shape == (3, 3)
+    assert np.asarray(golden["scores"]).shape == (len(golden["queries"]), len(golden["documents"]))
 
 
 def test_int8_is_a_quarter_of_fp32_and_fp16_half(exports):
@@ -69,10 +69,10 @@ def test_fp16_outputs_fp16_and_scores_in_fp32(exports):
     assert q.dtype == np.float32
 
 
-def test_trained_checkpoint_holds_fp16_and_int8_tiers(exports, minilm_checkpoint):
-    code, out = exports.run(*trained(minilm_checkpoint, "fp16", "int8"))
+def test_trained_checkpoint_holds_every_tier(exports, minilm_checkpoint):
+    code, out = exports.run(*model_args("onnx", minilm_checkpoint))
     assert code == 0
-    for precision in ("fp16", "int8"):
+    for precision in PRECISIONS:
         parity = read_json(out / "minilm-colbert" / f"onnx-{precision}" / "parity.json")
         assert parity["passed"], parity["failed"]
         manifest = read_json(out / "minilm-colbert" / f"onnx-{precision}" / "manifest.json")
@@ -81,7 +81,7 @@ def test_trained_checkpoint_holds_fp16_and_int8_tiers(exports, minilm_checkpoint
 
 def test_plain_dynamic_int8_fails_the_gate_on_trained_weights(exports, minilm_checkpoint):
     """The recipe most ColBERT ONNX exports ship: the gate must catch it, and publish nothing."""
-    code, out = exports.run(*trained(minilm_checkpoint, "int8"), "--int8-recipe", "dynamic")
+    code, out = exports.run(*model_args("onnx", minilm_checkpoint, ("int8",)), "--int8-recipe", "dynamic")
     assert code == 1
     assert not (out / "minilm-colbert" / "onnx-int8").exists()
     report = read_json(out / "minilm-colbert" / "onnx-int8.FAILED-parity.json")

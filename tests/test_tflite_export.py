@@ -112,10 +112,3 @@ def test_wrong_hash_fails_verify(exports, tmp_path, capsys):
     assert "sha256 mismatch for model.tflite" in capsys.readouterr().out
     with pytest.raises(BundleError, match="sha256"):
         runtimes.load(b)
-
-
-@pytest.mark.parametrize("precision", ["fp16", "int8"])
-def test_trained_checkpoint_tiers(exports, minilm_checkpoint, precision):
-    code, out = exports.run("tflite", "--model", str(minilm_checkpoint), "--precision", "fp16", "int8")
-    parity = read_json(out / "minilm-colbert" / f"tflite-{precision}" / "parity.json")
-    assert code == 0 and parity["passed"] and parity["tier"] == precision
