@@ -55,6 +55,7 @@ class Checkpoint:
     model_type: str  # "modernbert" or "bert"
     dense: list[DenseSpec]
     settings: ColbertSettings
+    max_sequence: int  # the bound every target is exported for: document_length, capped by BERT's positions
 
     @property
     def label(self) -> str:
@@ -181,8 +182,10 @@ def read_checkpoint(path: Path, *, source: str, revision: str | None = None, nam
             raise CheckpointError(f"{d.path}: in_features {d.in_features} does not match the previous width {width}")
     settings = _read_settings(path, dense[-1].out_features)
     limit = config.get("max_position_embeddings")
-    if model_type == "bert" and max(settings.query_length, settings.document_length) > limit:
-        raise CheckpointError(f"{path}: document_length {settings.document_length} exceeds BERT's {limit} positions")
+    if model_type == "bert" and settings.query_length > limit:
+        raise CheckpointError(f"{path}: query_length {settings.query_length} exceeds BERT's {limit} positions")
+    # BERT's absolute positions cap the sequence; ModernBERT's RoPE does not
+    max_sequence = min(settings.document_length, limit) if model_type == "bert" else settings.document_length
     return Checkpoint(
         path=path,
         name=name or path.name,
@@ -192,6 +195,7 @@ def read_checkpoint(path: Path, *, source: str, revision: str | None = None, nam
         model_type=model_type,
         dense=dense,
         settings=settings,
+        max_sequence=max(max_sequence, settings.query_length),
     )
 
 
@@ -215,21 +219,3 @@ def fetch_from_hub(repo_id: str, revision: str | None) -> Path:
                 "use --model DIR for a local checkpoint or --synthetic for seeded offline weights"
             ) from None
         raise CheckpointError(f"could not fetch {repo_id}: {first_line(e)}") from None
-
-
-def resolve(size: str, model: str | None, revision: str | None, synthetic: bool) -> Checkpoint:
-    """Turn the command-line choice into a parsed checkpoint."""
-    if synthetic:
-        if model:
-            raise CheckpointError("--synthetic builds the --size architecture; it cannot be combined with --model")
-        from .synthetic import write_synthetic
-
-        path = write_synthetic(size)
-        return read_checkpoint(path, source=f"synthetic:{HUB_IDS[size]}", name=path.name)
-    if model:
-        local = Path(model).expanduser()
-        if local.exists() or model.startswith((".", "/", "~")) or model.count("/") != 1:
-            return read_checkpoint(local, source=str(local.resolve()), revision=revision)
-        return read_checkpoint(fetch_from_hub(model, revision), source=model, revision=revision, name=model.split("/")[-1])
-    repo_id = HUB_IDS[size]
-    return read_checkpoint(fetch_from_hub(repo_id, revision), source=repo_id, revision=revision, name=repo_id.split("/")[-1])

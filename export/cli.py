@@ -7,13 +7,26 @@ import time
 from pathlib import Path
 
 from runtimes.manifest import BundleError
+from runtimes.targets import TARGETS
 
 from .checkpoint import HUB_IDS, CheckpointError
 from .table import format_table
-from .targets import TARGETS, target_module
 
 EXIT_FAILED_GATE = 1
 EXIT_BAD_INPUT = 2
+PRECISIONS = ("fp32", "fp16", "int8")
+
+DESCRIPTION = """\
+Export Mixedbread's mxbai-edge-colbert-v0 retrievers (or any PyLate ColBERT checkpoint with a ModernBERT
+or BERT backbone) to on-device runtimes in fp32, fp16 and int8. Every artifact runs in its real runtime
+and is published as a bundle only if its vectors and MaxSim scores meet the precision's parity tier
+against the PyTorch reference.
+
+example:
+  python -m export coreml --size 17m --out bundles
+  python -m export all --model ./my-colbert --precision fp32 int8
+  python -m export verify bundles/mxbai-edge-colbert-v0-17m/coreml-int8
+"""
 
 
 class Progress:
@@ -28,29 +41,34 @@ class Progress:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m export", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m export", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in [*TARGETS, "all"]:
-        help_text = "every target" if name == "all" else f"export {name} bundles"
-        sub = commands.add_parser(name, help=help_text)
+        help_text = "export bundles for every target" if name == "all" else f"export {name} bundles"
+        sub = commands.add_parser(name, help=help_text, description=help_text)
         source = sub.add_mutually_exclusive_group()
         source.add_argument("--model", help="local PyLate checkpoint directory or hub id (instead of --size)")
         source.add_argument("--synthetic", action="store_true",
                             help="seeded random weights with the --size architecture (offline; not for retrieval)")
+        sub.add_argument("--tokenizer", type=Path,
+                         help="with --synthetic: the tokenizer.json to build it around (default: a generated "
+                              "byte-level stand-in with mxbai's special ids)")
         sub.add_argument("--size", choices=sorted(HUB_IDS), default="17m", help="mxbai-edge-colbert-v0 size (default 17m)")
         sub.add_argument("--revision", help="hub commit, branch or tag to pin")
-        sub.add_argument("--precision", nargs="+", default=["fp32", "fp16", "int8"], metavar="P",
-                         help="any of fp32 fp16 int8 (default: all three)")
+        sub.add_argument("--precision", nargs="+", default=list(PRECISIONS), metavar="P",
+                         help="any of fp32 fp16 int8 (default: all three); int8 is GPTQ weights with one scale per "
+                              "32 inputs on every target (Core ML int8 needs iOS 18)")
         sub.add_argument("--out", type=Path, default=Path("bundles"), help="output root (default ./bundles)")
-        sub.add_argument("--int8-recipe", help="int8 recipe (default: each target's best measured; see README)")
     verify = commands.add_parser("verify", help="re-check a bundle's hashes, parity report and golden vectors")
     verify.add_argument("bundles", nargs="+", type=Path)
     verify.add_argument("--full", action="store_true",
-                        help="also re-run the whole parity gate against the source checkpoint")
+                        help="also re-run the whole parity gate against the source checkpoint (needs the exporter)")
     bench = commands.add_parser("bench", help="measure size and latency per query and per document")
     bench.add_argument("bundles", nargs="+", type=Path)
     bench.add_argument("--runs", type=int, default=20)
-    bench.add_argument("--threads", type=int, default=0, help="intra-op threads (0: the runtime's default)")
+    bench.add_argument("--threads", type=int, default=0,
+                       help="threads per engine (0: the engine's default); engines without a thread setting refuse it")
     return parser
 
 
@@ -70,21 +88,17 @@ def summary(results: list, synthetic: bool) -> str:
 
 
 def run_export(args: argparse.Namespace, log: Progress) -> int:
-    from .checkpoint import resolve
     from .pipeline import Exporter, Result
+    from .source import resolve
 
+    unknown = sorted(set(args.precision) - set(PRECISIONS))
+    if unknown:
+        raise CheckpointError(f"cannot build {', '.join(unknown)}; choose from {', '.join(PRECISIONS)}")
     targets = list(TARGETS) if args.command == "all" else [args.command]
-    for target in targets:
-        module = target_module(target)
-        unknown = sorted(set(args.precision) - set(module.PRECISIONS))
-        if unknown:
-            raise CheckpointError(f"{target} cannot build {', '.join(unknown)}; choose from {', '.join(module.PRECISIONS)}")
-        if args.int8_recipe and args.int8_recipe not in module.INT8_RECIPES:
-            raise CheckpointError(f"{target} has no int8 recipe {args.int8_recipe!r}; choose from {', '.join(module.INT8_RECIPES)}")
     if args.synthetic:
         log.prefix = "[SYNTHETIC weights] "
     log("resolving the checkpoint")
-    checkpoint = resolve(args.size, args.model, args.revision, args.synthetic)
+    checkpoint = resolve(args.size, args.model, args.revision, args.synthetic, args.tokenizer)
     if checkpoint.synthetic:  # also a --model directory that holds a synthetic checkpoint
         log.prefix = "[SYNTHETIC weights] "
     log(f"checkpoint {checkpoint.label} from {checkpoint.source} ({checkpoint.model_type}, dim {checkpoint.settings.dim})")
@@ -93,8 +107,7 @@ def run_export(args: argparse.Namespace, log: Progress) -> int:
     try:
         for target in targets:
             for precision in dict.fromkeys(args.precision):
-                options = {"int8_recipe": args.int8_recipe} if args.int8_recipe and precision == "int8" else {}
-                results.append(exporter.build(target, precision, **options))
+                results.append(exporter.build(target, precision))
     finally:
         exporter.close()
     print(summary(results, checkpoint.synthetic))

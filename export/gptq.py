@@ -9,41 +9,16 @@ inputs: per-channel scales alone cost the trained MiniLM ~2x the MaxSim error.
 """
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass
-
-import numpy as np
 import torch
 from torch import nn
 
 from runtimes.colbert import ColbertTokenizer
 
 from .calibration_texts import CALIBRATION_TEXTS
+from .int8 import GROUP, QMAX, QuantizedWeight, check_width, round_to_nearest
 
-QMAX = 127
 BLOCK = 128  # columns updated together (speed only)
-GROUP = 32  # input columns sharing one scale
 DAMPING = 0.01
-
-
-@dataclass
-class QuantizedWeight:
-    values: np.ndarray  # int8 [out, in]
-    scale: np.ndarray  # float32 [out, in / GROUP]
-
-    def dequantized(self) -> np.ndarray:
-        return self.values.astype(np.float32) * np.repeat(self.scale, GROUP, axis=1)
-
-
-def round_to_nearest(weight: np.ndarray) -> QuantizedWeight:
-    """Plain symmetric int8 of W [rows, cols] with a scale per row and group of GROUP columns."""
-    rows, cols = weight.shape
-    if cols % GROUP:
-        raise ValueError(f"width {cols} is not a multiple of the group size {GROUP}")
-    groups = weight.astype(np.float32).reshape(rows, cols // GROUP, GROUP)
-    scale = np.maximum(np.abs(groups).max(axis=2), 1e-12) / QMAX
-    values = np.clip(np.round(groups / scale[:, :, None]), -QMAX, QMAX).astype(np.int8)
-    return QuantizedWeight(values.reshape(rows, cols), scale.astype(np.float32))
 
 
 def input_hessians(encoder: nn.Module, tokenizer: ColbertTokenizer) -> dict[str, torch.Tensor]:
@@ -84,8 +59,7 @@ def gptq(weight: torch.Tensor, hessian: torch.Tensor) -> QuantizedWeight:
     h[dead, dead] = 1.0
     w[:, dead] = 0.0
     h += DAMPING * torch.mean(torch.diag(h)) * torch.eye(len(h), dtype=h.dtype)
-    if w.shape[1] % GROUP:
-        raise ValueError(f"input width {w.shape[1]} is not a multiple of the group size {GROUP}")
+    check_width(w.shape[1])
     scales = torch.zeros(w.shape[0], w.shape[1] // GROUP, dtype=w.dtype)
     hinv = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(h)), upper=True)
     q = torch.zeros_like(w)
@@ -98,7 +72,8 @@ def gptq(weight: torch.Tensor, hessian: torch.Tensor) -> QuantizedWeight:
         for i in range(end - start):
             if (start + i) % GROUP == 0:
                 group = block[:, i : i + GROUP]
-                scale = (group.abs().amax(dim=1) / QMAX).clamp(min=1e-12)
+                # the fp16 scale that ships, so that GPTQ compensates for its rounding too
+                scale = (group.abs().amax(dim=1) / QMAX).clamp(min=1e-12).half().double()
                 scales[:, (start + i) // GROUP] = scale
             column = block[:, i]
             quantized = torch.clamp(torch.round(column / scale), -QMAX, QMAX)
@@ -107,7 +82,7 @@ def gptq(weight: torch.Tensor, hessian: torch.Tensor) -> QuantizedWeight:
             block[:, i:] -= error[:, None] * hblock[i, i:][None, :]
             errors[:, i] = error
         w[:, end:] -= errors @ hinv[start:end, end:]
-    return QuantizedWeight(q.to(torch.int8).numpy(), scales.float().numpy())
+    return QuantizedWeight(q.to(torch.int8).numpy(), scales.half().numpy())
 
 
 def linears(encoder: nn.Module) -> dict[str, nn.Linear]:
@@ -121,19 +96,3 @@ def quantize_linears(encoder: nn.Module, tokenizer: ColbertTokenizer | None) -> 
         return {name: round_to_nearest(m.weight.detach().numpy()) for name, m in linears(encoder).items()}
     hessians = input_hessians(encoder, tokenizer)
     return {name: gptq(m.weight, hessians[name]) for name, m in linears(encoder).items()}
-
-
-def with_int8_values(encoder: nn.Module, weights: dict[str, QuantizedWeight]) -> nn.Module:
-    """A copy of the encoder whose Linear weights are the dequantized int8 `weights` and whose token
-    embedding is round-to-nearest int8 in groups of GROUP: every value on a group-32 int8 grid that
-    a converter's own round-to-nearest quantizer then recovers (99.8% of GPTQ groups hold a +-127,
-    which pins the scale; re-deriving changes the trained MiniLM's MaxSim p99 by <1%)."""
-    from .encoder import is_token_embedding
-
-    model = copy.deepcopy(encoder)
-    for name, module in model.named_modules():
-        if name in weights:
-            module.weight.data = torch.from_numpy(weights[name].dequantized())
-        elif is_token_embedding(module, name):
-            module.weight.data = torch.from_numpy(round_to_nearest(module.weight.detach().numpy()).dequantized())
-    return model

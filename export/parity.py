@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from runtimes.colbert import ColbertRuntime, ColbertTokenizer, maxsim
 
 from . import parity_texts
-from .reference import Reference
+
+if TYPE_CHECKING:  # the reference needs torch; verify and bench without --full must not import it
+    from .reference import Reference
 
 # metric -> (comparison, bound), per precision; ARCHITECTURE.md's tiers
 TIERS: dict[str, dict[str, tuple[str, float]]] = {

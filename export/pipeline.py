@@ -1,7 +1,6 @@
 """The export chain for one checkpoint: encoder -> artifact -> bundle -> runtime -> parity report."""
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 import time
@@ -11,14 +10,16 @@ from typing import Callable
 
 import runtimes
 from runtimes.colbert import ColbertTokenizer
+from runtimes.manifest import first_line
 
 from . import bundle, parity, parity_texts
 from .checkpoint import Checkpoint
 from .encoder import load_encoder
 from .parity import Encoded, ParityReport
 from .reference import Reference
-from .gptq import QuantizedWeight, quantize_linears
-from .targets import ExportContext, target_module
+from .gptq import quantize_linears
+from .int8 import QuantizedWeight
+from .targets import ExportContext, target
 
 Log = Callable[[str], None]
 
@@ -47,7 +48,7 @@ class Exporter:
         self.tokenizer = ColbertTokenizer(checkpoint.path / "tokenizer.json", checkpoint.settings)
         self._encoder = None
         self._reference: Encoded | None = None
-        self._int8: dict[str, dict[str, QuantizedWeight]] = {}
+        self._int8: dict[str, QuantizedWeight] | None = None
         self.workdir = Path(tempfile.mkdtemp(prefix="colbert-export-"))
 
     def close(self) -> None:
@@ -70,45 +71,44 @@ class Exporter:
             self.log(f"reference ready in {time.perf_counter() - started:.1f}s")
         return self._reference
 
-    def int8_weights(self, method: str) -> dict[str, QuantizedWeight]:
-        """int8 Linear weights, computed once per method ("gptq" or "rtn") and shared by targets."""
-        if method not in self._int8:
+    def int8_weights(self) -> dict[str, QuantizedWeight]:
+        """GPTQ int8 Linear weights, computed once on calibration text and shared by every target."""
+        if self._int8 is None:
             started = time.perf_counter()
-            self.log(f"quantizing Linear weights to int8 ({method}{' on calibration text' if method == 'gptq' else ''})")
-            self._int8[method] = quantize_linears(self.encoder, self.tokenizer if method == "gptq" else None)
+            self.log("quantizing Linear weights to int8 (GPTQ on calibration text)")
+            self._int8 = quantize_linears(self.encoder, self.tokenizer)
             self.log(f"int8 weights ready in {time.perf_counter() - started:.1f}s")
-        return self._int8[method]
+        return self._int8
 
     def context(self) -> ExportContext:
-        return ExportContext(self.encoder, self.checkpoint.settings, self.workdir, self.max_sequence(), self.int8_weights)
+        return ExportContext(self.encoder, self.checkpoint.settings, self.workdir, self.checkpoint.max_sequence,
+                             self.int8_weights)
 
-    def max_sequence(self) -> int | None:
-        if self.checkpoint.model_type == "bert":  # absolute positions: a hard cap
-            return json.loads((self.checkpoint.path / "config.json").read_text())["max_position_embeddings"]
-        return None
-
-    def build(self, target: str, precision: str, **options) -> Result:
-        module = target_module(target)
-        recipe = options.get("int8_recipe")
-        if precision not in module.PRECISIONS or (recipe and recipe not in module.INT8_RECIPES):
-            raise ValueError(f"{target} cannot build {precision} {recipe or ''}; it builds {', '.join(module.PRECISIONS)} "
-                             f"with int8 recipes {', '.join(module.INT8_RECIPES)}")
-        tag = f"[{target} {precision}]"
-        staging = bundle.stage(self.out_root, self.checkpoint, target, precision)
+    def build(self, target_name: str, precision: str) -> Result:
+        """One bundle. A converter's crash becomes the Result's error, so the other bundles still build."""
+        tag = f"[{target_name} {precision}]"
+        staging = bundle.stage(self.out_root, self.checkpoint, target_name, precision)
+        exporter = target(target_name)
         try:
             started = time.perf_counter()
             self.log(f"{tag} exporting")
-            artifact = module.export(self.context(), precision, staging, **options)
+            artifact = exporter.export(self.context(), precision, staging)
             size = bundle.artifact_bytes(staging / artifact.file)
             self.log(f"{tag} exported {size / 1e6:.1f} MB in {time.perf_counter() - started:.1f}s; running the parity gate")
             golden = bundle.golden(self.tokenizer, self.reference, parity.TIERS[precision])
             bundle.write_contents(staging, self.checkpoint, artifact, golden)
-            manifest = bundle.write_manifest(staging, self.checkpoint, target, precision, artifact, module.TOOL_PACKAGES)
+            manifest = bundle.write_manifest(staging, self.checkpoint, target_name, precision, artifact,
+                                             exporter.tool_packages)
             report = parity.run_gate(runtimes.load(staging), self.reference, precision)
             path = bundle.finish(staging, report, manifest)
             verdict = "PASS" if report.passed else "FAIL " + "; ".join(report.failed)
             self.log(f"{tag} {verdict} -> {path}")
-            return Result(target, precision, path, size, report)
+            return Result(target_name, precision, path, size, report)
+        except Exception as e:  # a converter or runtime crash: reported, nothing published
+            shutil.rmtree(staging, ignore_errors=True)
+            error = f"{type(e).__name__}: {first_line(e)}"
+            self.log(f"{tag} ERROR {error}")
+            return Result(target_name, precision, None, None, None, error)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise

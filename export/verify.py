@@ -12,9 +12,9 @@ from pathlib import Path
 import runtimes
 from runtimes.manifest import BundleError, read_manifest
 
-from .checkpoint import HUB_IDS, fetch_from_hub, read_checkpoint, resolve
+from .checkpoint import HUB_IDS, fetch_from_hub, read_checkpoint
 from .parity import TIERS, Encoded, compare, failures, reference_outputs, run_gate
-from .reference import Reference
+from .source import resolve
 from .table import format_table
 
 
@@ -33,12 +33,12 @@ def check_golden(runtime: runtimes.ColbertRuntime, golden: dict, precision: str)
     return [f"golden vectors: {f}" for f in failures(metrics, TIERS[precision])]
 
 
-def _checkpoint_for(manifest: dict):
+def _checkpoint_for(bundle: Path, manifest: dict):
     model = manifest["model"]
     source = model["source"]
-    if source.startswith("synthetic:"):
+    if source.startswith("synthetic:"):  # the seeded weights again, around the bundle's own tokenizer
         size = next(s for s, hub_id in HUB_IDS.items() if hub_id == source.removeprefix("synthetic:"))
-        return resolve(size, None, None, synthetic=True)
+        return resolve(size, synthetic=True, tokenizer=bundle / "tokenizer.json")
     if Path(source).is_dir():
         return read_checkpoint(Path(source), source=source, revision=model.get("revision"))
     return read_checkpoint(fetch_from_hub(source, model.get("revision")), source=source, revision=model.get("revision"))
@@ -55,7 +55,9 @@ def verify_bundle(bundle: Path, full: bool, log) -> list[str]:
         problems.append(f"parity.json does not record a passing {precision} gate")
     problems += check_golden(runtime, json.loads((bundle / "golden.json").read_text()), precision)
     if full:
-        checkpoint = _checkpoint_for(manifest)
+        from .reference import Reference  # torch: only for --full
+
+        checkpoint = _checkpoint_for(bundle, manifest)
         log(f"{bundle}: re-running the parity gate against {checkpoint.label}")
         reference = reference_outputs(Reference(checkpoint), runtime.tokenizer)
         report = run_gate(runtime, reference, precision)

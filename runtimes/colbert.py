@@ -5,13 +5,14 @@ Torch-free on purpose: this is what an app does, and the parity gate runs throug
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
 from tokenizers import Tokenizer
 
+from .iospec import IoSpec
 from .manifest import BundleError
 
 
@@ -34,7 +35,7 @@ class ColbertSettings:
     mask_token_id: int
     pad_token_id: int
     dim: int
-    io: dict = field(default_factory=dict)  # the artifact's input/output names, dtypes and shapes
+    io: IoSpec | None = None  # the artifact's inputs and outputs; set when a bundle is written
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, ensure_ascii=False)
@@ -42,21 +43,24 @@ class ColbertSettings:
     @classmethod
     def from_file(cls, path: Path) -> "ColbertSettings":
         try:
-            return cls(**json.loads(Path(path).read_text()))
-        except TypeError as e:  # fields added or removed since the bundle was written
-            raise BundleError(f"{path} does not match this runtime's settings ({e}); re-export the bundle") from None
+            data = json.loads(Path(path).read_text())
+            return cls(**{**data, "io": IoSpec.from_dict(data["io"]) if data.get("io") else None})
+        except (TypeError, KeyError) as e:  # fields added or removed since the bundle was written
+            raise BundleError(f"{path} does not match this runtime's settings ({e!r}); re-export the bundle") from None
 
 
 Batch = tuple[np.ndarray, np.ndarray]  # input_ids, attention_mask: int64 [batch, seq]
 
 
 class ColbertTokenizer:
-    """Tokenises exactly as PyLate's ColBERT.tokenize does, and says which positions to keep."""
+    """Tokenises exactly as PyLate's ColBERT.tokenize does, and says which positions to keep.
+
+    Safe to call from several threads: each kind has its own tokenizer, configured once."""
 
     def __init__(self, tokenizer_json: Path, settings: ColbertSettings):
         self.settings = settings
-        self._tokenizer = Tokenizer.from_file(str(tokenizer_json))
-        self._tokenizer.no_padding()
+        text = Path(tokenizer_json).read_text(encoding="utf-8")
+        self._tokenizers = {is_query: self._configured(text, self._budget(is_query)) for is_query in (True, False)}
         self._skip = np.array(sorted(set(settings.skiplist_ids)), dtype=np.int64)
         self._strip = "".join(map(chr, settings.strip_codepoints))
 
@@ -65,18 +69,27 @@ class ColbertTokenizer:
         text = text.strip(self._strip)
         return text.lower() if self.settings.do_lower_case else text
 
-    def _max_length(self, is_query: bool) -> int:
-        s = self.settings
-        return s.query_length if is_query else s.document_length
+    @staticmethod
+    def _configured(tokenizer_json: str, budget: int) -> Tokenizer:
+        tokenizer = Tokenizer.from_str(tokenizer_json)
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length=budget)
+        return tokenizer
+
+    def _prefix_id(self, is_query: bool) -> int | None:
+        return self.settings.query_prefix_id if is_query else self.settings.document_prefix_id
+
+    def _budget(self, is_query: bool) -> int:
+        """Tokens the tokenizer may produce: the kind's length, less one for the prefix PyLate inserts."""
+        length = self.settings.query_length if is_query else self.settings.document_length
+        return length - 1 if self._prefix_id(is_query) is not None else length
 
     def encode(self, texts: Sequence[str], is_query: bool) -> Batch:
         s = self.settings
-        prefix_id = s.query_prefix_id if is_query else s.document_prefix_id
-        length = self._max_length(is_query)
-        budget = length - 1 if prefix_id is not None else length
-        self._tokenizer.enable_truncation(max_length=budget)
+        prefix_id = self._prefix_id(is_query)
+        length = s.query_length if is_query else s.document_length
         texts = [self.preprocess(t) for t in texts]
-        rows = [enc.ids for enc in self._tokenizer.encode_batch(list(texts))]
+        rows = [enc.ids for enc in self._tokenizers[is_query].encode_batch(texts)]
         if prefix_id is not None:
             rows = [row[:1] + [prefix_id] + row[1:] for row in rows]
         expand = is_query and s.do_query_expansion

@@ -7,10 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from .colbert import ColbertSettings, check_sequence_bound
+from .iospec import OUTPUT
 from .manifest import BundleError, first_line
 from .mil import MilError, MilProgram
-
-OUTPUT = "embeddings"
 
 
 def coreml_available() -> bool:
@@ -50,4 +49,7 @@ class CoremlEngine:
 
 
 def load_engine(bundle_dir: Path, settings: ColbertSettings, manifest: dict, threads: int = 0) -> CoremlEngine:
-    return CoremlEngine(Path(bundle_dir) / manifest["artifact"], settings.io["max_sequence"])
+    if threads:
+        raise BundleError("Core ML bundles have no thread setting (Core ML schedules its own compute units, and "
+                          "the MIL interpreter is a checker, not a runtime to tune); run without --threads")
+    return CoremlEngine(Path(bundle_dir) / manifest["artifact"], settings.io.max_sequence)

@@ -16,11 +16,14 @@ def _major(version: str) -> str:
 class ExecutorchEngine:
     """Batches larger than the export bound are split; longer sequences are refused."""
 
-    def __init__(self, program_path: Path, max_batch: int, max_sequence: int):
+    def __init__(self, program_path: Path, max_batch: int, max_sequence: int, threads: int = 0):
         import torch  # the ExecuTorch Python runtime exchanges torch tensors
-        from executorch.kernels import quantized  # noqa: F401  registers the quantized embedding kernels
+        from executorch.extension.pybindings import portable_lib
+        from executorch.kernels import quantized  # noqa: F401  registers the quantized kernels
         from executorch.runtime import Runtime
 
+        if threads:  # XNNPACK runs on ExecuTorch's one process-wide threadpool
+            portable_lib._unsafe_reset_threadpool(threads)
         self._torch = torch
         self.max_batch, self.max_sequence = max_batch, max_sequence
         try:
@@ -48,4 +51,4 @@ def load_engine(bundle_dir: Path, settings: ColbertSettings, manifest: dict, thr
         raise BundleError(f"{bundle_dir} was exported with ExecuTorch {made_with}, this runtime is {installed}: "
                           ".pte files are not compatible across major versions; re-export with this version")
     io = settings.io
-    return ExecutorchEngine(Path(bundle_dir) / manifest["artifact"], io["max_batch"], io["max_sequence"])
+    return ExecutorchEngine(Path(bundle_dir) / manifest["artifact"], io.max_batch, io.max_sequence, threads)

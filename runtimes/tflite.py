@@ -10,13 +10,12 @@ from pathlib import Path
 import numpy as np
 
 from .colbert import ColbertSettings
+from .iospec import OUTPUT, Bucket
 from .manifest import BundleError, first_line
-
-OUTPUT = "embeddings"
 
 
 class TfliteEngine:
-    def __init__(self, model_path: Path, buckets: dict[str, dict], pad_token_id: int, threads: int = 0):
+    def __init__(self, model_path: Path, buckets: dict[str, Bucket], pad_token_id: int, threads: int = 0):
         from ai_edge_litert.interpreter import Interpreter
 
         try:
@@ -42,10 +41,9 @@ class TfliteEngine:
     def signature_for(self, length: int, is_query: bool) -> tuple[str, int]:
         """The smallest bucket of the input's kind that holds `length` tokens."""
         kind = "query" if is_query else "document"
-        fitting = sorted((spec["length"], name) for name, spec in self.buckets.items()
-                         if spec["kind"] == kind and spec["length"] >= length)
+        fitting = sorted((b.length, name) for name, b in self.buckets.items() if b.kind == kind and b.length >= length)
         if not fitting:
-            largest = max(spec["length"] for spec in self.buckets.values() if spec["kind"] == kind)
+            largest = max(b.length for b in self.buckets.values() if b.kind == kind)
             raise ValueError(f"{kind} of {length} tokens is past this bundle's largest {kind} bucket of {largest}; "
                              f"truncate to the {kind} length first")
         bucket, name = fitting[0]
@@ -65,4 +63,4 @@ class TfliteEngine:
 
 
 def load_engine(bundle_dir: Path, settings: ColbertSettings, manifest: dict, threads: int = 0) -> TfliteEngine:
-    return TfliteEngine(Path(bundle_dir) / manifest["artifact"], settings.io["signatures"], settings.pad_token_id, threads)
+    return TfliteEngine(Path(bundle_dir) / manifest["artifact"], settings.io.buckets, settings.pad_token_id, threads)

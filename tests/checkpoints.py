@@ -10,7 +10,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from export.checkpoint import SYNTHETIC_MARKER, resolve
+from export.checkpoint import SYNTHETIC_MARKER
+from export.synthetic import write_synthetic
 from tests.pylate_env import PyLate
 
 MINILM_DIM = 128
@@ -30,9 +31,10 @@ def build_minilm_colbert(pylate: PyLate, dest: Path, seed: int = 7) -> Path:
                        do_query_expansion=True, attend_to_expansion_tokens=False, do_lower_case=True)
 
 
-def build_pylate_modernbert(pylate: PyLate, dest: Path, **settings) -> Path:
-    """PyLate's re-save of the synthetic 17m checkpoint with `settings`; still marked synthetic, as its weights are."""
-    source = resolve("17m", None, None, synthetic=True).path
+def build_pylate_modernbert(pylate: PyLate, tokenizer: Path, dest: Path, **settings) -> Path:
+    """PyLate's re-save of the synthetic 17m checkpoint around `tokenizer` with `settings`; still marked
+    synthetic, as its weights are."""
+    source = write_synthetic("17m", tokenizer)
     pylate.save(source, dest, **settings)
     shutil.copyfile(source / SYNTHETIC_MARKER, dest / SYNTHETIC_MARKER)
     return dest

@@ -1,30 +1,53 @@
-"""Session fixtures: checkpoints and exports are built once per test session and shared."""
+"""Session fixtures: checkpoints and exports are built once per test session and shared.
+
+Every export a test needs is one of a few `python -m export` runs, cached per argument list:
+- `all` on the mxbai-layout ModernBERT that PyLate saved (synthetic weights), every precision;
+- `all` on the trained MiniLM that PyLate saved, every precision (the fp16 and int8 tiers count here);
+- `all` on the ModernBERT with PyLate settings mxbai does not use, fp32;
+- `onnx --synthetic` 17m and 32m, for the command line's synthetic path.
+"""
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from runtimes.targets import TARGETS
 from tests.checkpoints import build_minilm_colbert, build_pylate_modernbert
 from tests.pylate_env import PyLate, pylate_python
 
-SHARED_FIXTURE = Path(__file__).resolve().parents[2] / "shared/fixtures/mxbai-edge-colbert-v0"
+FIXTURE = Path(__file__).resolve().parents[2] / "shared/fixtures/mxbai-edge-colbert-v0"
+FIXTURE_TOKENIZER = FIXTURE / "tokenizer.json"
+PRECISIONS = ("fp32", "fp16", "int8")
+TARGET_NAMES = list(TARGETS)
+
+
+def synthetic_args(target: str, size: str = "17m", precisions: tuple[str, ...] = PRECISIONS) -> tuple[str, ...]:
+    """A --synthetic export around the real mxbai tokenizer, passed in explicitly."""
+    return (target, "--synthetic", "--tokenizer", str(FIXTURE_TOKENIZER), "--size", size, "--precision", *precisions)
+
+
+def synthetic_name(size: str = "17m") -> str:
+    return f"mxbai-edge-colbert-v0-{size}-synthetic"
 
 
 @pytest.fixture(scope="session")
 def mxbai_fixture() -> Path:
-    if not (SHARED_FIXTURE / "tokenizer.json").is_file():
-        pytest.fail(f"the mxbai tokenizer fixture is missing at {SHARED_FIXTURE} (../shared beside the repository)")
-    return SHARED_FIXTURE
+    if not FIXTURE_TOKENIZER.is_file():
+        pytest.fail(f"the mxbai tokenizer fixture is missing at {FIXTURE} (../shared beside the repository)")
+    return FIXTURE
 
 
 @pytest.fixture(scope="session", autouse=True)
 def isolated_cache(tmp_path_factory, mxbai_fixture):
-    """Synthetic checkpoints are written fresh into a session cache, around the real tokenizer."""
+    """Synthetic checkpoints are written fresh into a session cache."""
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
-    os.environ["MXBAI_EDGE_TOKENIZER"] = str(mxbai_fixture / "tokenizer.json")
     yield
 
 
@@ -43,16 +66,22 @@ def minilm_checkpoint(pylate, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def mxbai_checkpoint(pylate, tmp_path_factory) -> Path:
     """The 17m architecture and the real tokenizer with mxbai's settings, saved by PyLate (synthetic weights)."""
-    return build_pylate_modernbert(pylate, tmp_path_factory.mktemp("ckpt") / "mxbai-17m-pylate")
+    return build_pylate_modernbert(pylate, FIXTURE_TOKENIZER, tmp_path_factory.mktemp("ckpt") / "mxbai-17m-pylate")
 
 
 @pytest.fixture(scope="session")
 def variant_checkpoint(pylate, tmp_path_factory) -> Path:
     """The same backbone with PyLate settings mxbai does not use: no query prefix, query expansion attended
     to, no lowercasing."""
-    return build_pylate_modernbert(pylate, tmp_path_factory.mktemp("ckpt") / "modernbert-variant-pylate",
+    return build_pylate_modernbert(pylate, FIXTURE_TOKENIZER, tmp_path_factory.mktemp("ckpt") / "modernbert-variant-pylate",
                                    query_prefix="", query_length=32, do_query_expansion=True,
                                    attend_to_expansion_tokens=True, do_lower_case=False)
+
+
+@dataclass
+class Output:
+    out: str  # the summary table
+    err: str  # the progress lines
 
 
 class Exports:
@@ -61,13 +90,18 @@ class Exports:
     def __init__(self, root: Path):
         self.root = root
         self.runs: dict[tuple, tuple[int, Path]] = {}
+        self.output: dict[tuple, Output] = {}
 
     def run(self, *args: str) -> tuple[int, Path]:
         from export.cli import main
 
         if args not in self.runs:
             out = self.root / f"run{len(self.runs)}"
-            self.runs[args] = (main([*args, "--out", str(out)]), out)
+            stdout, stderr = io.StringIO(), io.StringIO()
+            with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+                code = main([*args, "--out", str(out)])
+            sys.stderr.write(stderr.getvalue())  # still shown when a test fails
+            self.runs[args], self.output[args] = (code, out), Output(stdout.getvalue(), stderr.getvalue())
         return self.runs[args]
 
     def bundle(self, *args: str, model: str, target: str, precision: str) -> Path:
@@ -80,12 +114,32 @@ def exports(tmp_path_factory) -> Exports:
     return Exports(tmp_path_factory.mktemp("exports"))
 
 
-ALL_PRECISIONS = ("fp32", "fp16", "int8")
+class Run:
+    """The bundles of one `all` export run of a checkpoint."""
+
+    def __init__(self, exports: Exports, checkpoint: Path, precisions: tuple[str, ...] = PRECISIONS):
+        self.checkpoint = checkpoint
+        args = ("all", "--model", str(checkpoint), "--precision", *precisions)
+        self.code, self.out = exports.run(*args)
+        self.output = exports.output[args]
+
+    def bundle(self, target: str, precision: str = "fp32") -> Path:
+        return self.out / self.checkpoint.name / f"{target}-{precision}"
 
 
-def model_args(target: str, checkpoint: Path, precisions: tuple[str, ...] = ALL_PRECISIONS) -> tuple[str, ...]:
-    """The one export run of a checkpoint per target that every test of it shares."""
-    return (target, "--model", str(checkpoint), "--precision", *precisions)
+@pytest.fixture(scope="session")
+def mxbai_run(exports, mxbai_checkpoint) -> Run:
+    return Run(exports, mxbai_checkpoint)
+
+
+@pytest.fixture(scope="session")
+def trained_run(exports, minilm_checkpoint) -> Run:
+    return Run(exports, minilm_checkpoint)
+
+
+@pytest.fixture(scope="session")
+def variant_run(exports, variant_checkpoint) -> Run:
+    return Run(exports, variant_checkpoint, ("fp32",))
 
 
 def read_json(path: Path) -> dict:

@@ -13,9 +13,11 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from export.checkpoint import CheckpointError, read_checkpoint, resolve
+from export.checkpoint import CheckpointError, read_checkpoint
+from export.source import resolve
 from export.encoder import load_encoder, parameter_count
 from runtimes.manifest import sha256
+from tests.conftest import FIXTURE_TOKENIZER
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,7 +38,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> N
 
 @pytest.mark.parametrize("size, params, head, dim", [("17m", 16_797_952, 155_648, 48), ("32m", None, None, 64)])
 def test_synthetic_checkpoint_has_the_exact_architecture(size, params, head, dim):
-    checkpoint = resolve(size, None, None, synthetic=True)
+    checkpoint = resolve(size, synthetic=True, tokenizer=FIXTURE_TOKENIZER)
     assert checkpoint.synthetic and checkpoint.model_type == "modernbert"
     assert checkpoint.settings.dim == dim
     encoder = load_encoder(checkpoint)
@@ -48,23 +50,22 @@ def test_synthetic_checkpoint_has_the_exact_architecture(size, params, head, dim
     with safe_open(str(checkpoint.path / "model.safetensors"), "np") as f:
         assert f.get_slice("embeddings.tok_embeddings.weight").get_shape() == [50370, config["hidden_size"]]
     marker = json.loads((checkpoint.path / "synthetic.json").read_text())
-    assert marker["tokenizer"].startswith("real"), "tests must build synthetic checkpoints around the real tokenizer"
+    assert marker["tokenizer"].startswith("given"), "tests build synthetic checkpoints around the real tokenizer"
+    assert (checkpoint.path / "tokenizer.json").read_bytes() == FIXTURE_TOKENIZER.read_bytes()
 
 
 def test_synthetic_checkpoint_is_deterministic(tmp_path, monkeypatch):
-    first = resolve("17m", None, None, synthetic=True).path
+    first = resolve("17m", synthetic=True, tokenizer=FIXTURE_TOKENIZER).path
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    second = resolve("17m", None, None, synthetic=True).path
+    second = resolve("17m", synthetic=True, tokenizer=FIXTURE_TOKENIZER).path
     assert first != second
     for name in ("model.safetensors", "1_Dense/model.safetensors", "2_Dense/model.safetensors", "tokenizer.json"):
         assert sha256(first / name) == sha256(second / name)
 
 
-def test_synthetic_without_shared_uses_a_generated_tokenizer(tmp_path, monkeypatch):
+def test_synthetic_without_a_tokenizer_uses_a_generated_one(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.setenv("MXBAI_EDGE_TOKENIZER", str(tmp_path / "absent.json"))
-    monkeypatch.setattr("export.synthetic.FIXTURE_TOKENIZER", tmp_path / "absent.json")
-    checkpoint = resolve("17m", None, None, synthetic=True)
+    checkpoint = resolve("17m", synthetic=True)
     s = checkpoint.settings
     assert (s.query_prefix_id, s.document_prefix_id, s.mask_token_id) == (50368, 50369, 50284)
     assert checkpoint.path.name.endswith("-bytetok")
@@ -87,7 +88,7 @@ def test_settings_are_read_from_the_checkpoint_files(minilm_checkpoint, tmp_path
 
 def test_mxbai_settings_match_the_published_onnx_config(mxbai_fixture):
     published = json.loads((mxbai_fixture / "onnx_config.json").read_text())
-    s = resolve("32m", None, None, synthetic=True).settings
+    s = resolve("32m", synthetic=True, tokenizer=FIXTURE_TOKENIZER).settings
     for key in ("query_prefix", "document_prefix", "query_length", "document_length", "do_query_expansion",
                 "attend_to_expansion_tokens", "skiplist_words", "mask_token_id", "pad_token_id",
                 "query_prefix_id", "document_prefix_id", "do_lower_case"):

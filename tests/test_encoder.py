@@ -5,14 +5,16 @@ import numpy as np
 import pytest
 import torch
 
-from export.checkpoint import read_checkpoint, resolve
-from export.encoder import MASK_BIAS, load_encoder
+from export.checkpoint import read_checkpoint
+from export.source import resolve
+from export.encoder import attend, key_bias, l2_normalize, load_encoder
 from export.reference import Reference
+from tests.conftest import FIXTURE_TOKENIZER
 
 
 @pytest.fixture(scope="module")
 def mxbai():
-    checkpoint = resolve("17m", None, None, synthetic=True)
+    checkpoint = resolve("17m", synthetic=True, tokenizer=FIXTURE_TOKENIZER)
     return load_encoder(checkpoint), Reference(checkpoint)
 
 
@@ -72,7 +74,7 @@ def test_sliding_window_is_real(mxbai):
 
 def test_fp16_encoder_has_no_nan_with_padding(mxbai):
     encoder, reference = mxbai
-    half = load_encoder(resolve("17m", None, None, synthetic=True)).half()
+    half = load_encoder(resolve("17m", synthetic=True, tokenizer=FIXTURE_TOKENIZER)).to_fp16()
     ids, mask = batch(600, 20)
     with torch.inference_mode():
         out = half(torch.from_numpy(ids), torch.from_numpy(mask)).float().numpy()
@@ -96,4 +98,32 @@ def test_graph_uses_plain_mask_ops(mxbai):
             for arg in node.args:
                 if isinstance(arg, float):
                     assert abs(arg) <= 65504, (node, arg)
-    assert abs(MASK_BIAS) < 65504
+
+
+def test_l2_norm_of_vectors_whose_sum_of_squares_overflows_fp16():
+    x = torch.full((1, 2, 48), 300.0, dtype=torch.float16)  # sum of squares 4.3e6 > 65504
+    naive = x / (x * x).sum(-1, keepdim=True).sqrt()
+    assert not torch.allclose(naive.float().norm(dim=-1), torch.ones(1, 2))  # the input does overflow
+    ours = l2_normalize(x)
+    assert torch.isfinite(ours).all()
+    torch.testing.assert_close(ours.float().norm(dim=-1), torch.ones(1, 2), atol=2e-3, rtol=0)
+
+
+def test_attention_logits_past_fp16_range_stay_finite():
+    q = k = torch.full((1, 1, 4, 64), 40.0, dtype=torch.float16)  # q . k = 102400 > 65504
+    v = torch.randn(1, 1, 4, 64).half()
+    assert torch.isinf(torch.matmul(q, k.transpose(-1, -2))).all()  # in fp16 the logits overflow
+    bias = key_bias(torch.tensor([[1, 1, 1, 0]]), torch.float16)
+    out = attend(q, k, v, bias)
+    assert torch.isfinite(out).all()
+    expected = v[0, 0, :3].float().mean(0)  # equal logits: the mean of the three real values, padding excluded
+    torch.testing.assert_close(out[0, 0].float(), expected, atol=2e-3, rtol=0)
+
+
+def test_fp16_mask_bias_zeroes_padded_keys_with_large_values():
+    q = torch.randn(1, 1, 3, 8).half()
+    k = torch.cat([torch.randn(1, 1, 2, 8), torch.full((1, 1, 1, 8), 200.0)], dim=2).half()  # a huge padded key
+    v = torch.cat([torch.randn(1, 1, 2, 8), torch.full((1, 1, 1, 8), 1000.0)], dim=2).half()
+    masked = attend(q, k, v, key_bias(torch.tensor([[1, 1, 0]]), torch.float16))
+    unpadded = attend(q, k[:, :, :2], v[:, :, :2], key_bias(torch.tensor([[1, 1]]), torch.float16))
+    torch.testing.assert_close(masked, unpadded, atol=2e-3, rtol=0)

@@ -13,12 +13,12 @@ import runtimes
 from export import parity_texts
 from export.checkpoint import read_checkpoint
 from export.parity import TIERS, Encoded, compare, failures
-from export.targets import TARGETS
 from runtimes.colbert import ColbertTokenizer
-from tests.conftest import ALL_PRECISIONS, model_args
+from tests.conftest import PRECISIONS, TARGET_NAMES
 
-# checkpoint fixture -> precisions exported on every target; fp16 and int8 count only on trained weights
-CHECKPOINTS = {"minilm_checkpoint": ALL_PRECISIONS, "mxbai_checkpoint": ("fp32",), "variant_checkpoint": ("fp32",)}
+# export run fixture -> its precisions; fp16 and int8 only count on the trained weights
+RUNS = {"trained_run": PRECISIONS, "mxbai_run": PRECISIONS, "variant_run": ("fp32",)}
+CHECKPOINTS = ("minilm_checkpoint", "mxbai_checkpoint", "variant_checkpoint")
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +51,7 @@ def id_mismatches(tokenizer: ColbertTokenizer, expected: dict) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("fixture", list(CHECKPOINTS))
+@pytest.mark.parametrize("fixture", CHECKPOINTS)
 def test_runtime_tokenizer_keeps_exactly_pylates_token_ids(request, pylate_vectors, fixture):
     checkpoint = read_checkpoint(request.getfixturevalue(fixture), source="test")
     tokenizer = ColbertTokenizer(checkpoint.path / "tokenizer.json", checkpoint.settings)
@@ -65,17 +65,15 @@ def test_pylate_strips_whitespace_only_text_to_nothing(mxbai_checkpoint, pylate_
     assert ids.tolist() == [50281, 50368, 50282]
 
 
-@pytest.mark.parametrize("target", list(TARGETS))
-@pytest.mark.parametrize("fixture", list(CHECKPOINTS))
-def test_bundles_match_pylates_encode(request, exports, pylate_vectors, fixture, target):
-    checkpoint = request.getfixturevalue(fixture)
-    precisions = CHECKPOINTS[fixture]
-    code, out = exports.run(*model_args(target, checkpoint, precisions))
-    assert code == 0, f"a {target} bundle of {checkpoint.name} missed its tier in the gate"
-    expected = pylate_vectors(checkpoint)
+@pytest.mark.parametrize("target", TARGET_NAMES)
+@pytest.mark.parametrize("fixture", list(RUNS))
+def test_bundles_match_pylates_encode(request, pylate_vectors, fixture, target):
+    run = request.getfixturevalue(fixture)
+    assert run.code == 0, f"a bundle of {run.checkpoint.name} missed its tier in the gate"
+    expected = pylate_vectors(run.checkpoint)
     reference = Encoded([v for v, _ in expected["queries"]], [v for v, _ in expected["documents"]])
-    for precision in precisions:
-        runtime = runtimes.load(out / checkpoint.name / f"{target}-{precision}")
+    for precision in RUNS[fixture]:
+        runtime = runtimes.load(run.bundle(target, precision))
         assert id_mismatches(runtime.tokenizer, expected) == []
         candidate = Encoded(runtime.encode_queries(parity_texts.queries(), batch_size=8),
                             runtime.encode_documents(parity_texts.documents(), batch_size=8))
@@ -84,6 +82,6 @@ def test_bundles_match_pylates_encode(request, exports, pylate_vectors, fixture,
         assert counts == [], f"{target} {precision}: vector counts (PyLate, runtime) differ"
         metrics = compare(reference, candidate)
         assert failures(metrics, TIERS[precision]) == [], (target, precision, metrics)
-        print(f"{checkpoint.name} {target} {precision} vs PyLate: " + ", ".join(
+        print(f"{run.checkpoint.name} {target} {precision} vs PyLate: " + ", ".join(
             f"{k}={metrics[k]:.3g}" for k in ("cosine_min", "cosine_mean", "maxsim_rel_err_p99", "maxsim_rel_err_max",
                                               "top10_agreement")))

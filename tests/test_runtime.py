@@ -10,17 +10,19 @@ import numpy as np
 import pytest
 
 import runtimes
-from export.checkpoint import read_checkpoint, resolve
+from export.checkpoint import read_checkpoint
+from export.source import resolve
 from runtimes.colbert import ColbertTokenizer, maxsim, top_k
+from tests.conftest import FIXTURE_TOKENIZER, synthetic_args, synthetic_name
 
 ROOT = Path(__file__).resolve().parents[1]
-SYNTHETIC = ("onnx", "--synthetic", "--size", "17m", "--precision", "fp32", "fp16", "int8")
-MODEL_17M = "mxbai-edge-colbert-v0-17m-synthetic"
+SYNTHETIC = synthetic_args("onnx")
+MODEL_17M = synthetic_name()
 
 
 @pytest.fixture(scope="module")
 def mxbai_tokenizer() -> ColbertTokenizer:
-    checkpoint = resolve("17m", None, None, synthetic=True)
+    checkpoint = resolve("17m", synthetic=True, tokenizer=FIXTURE_TOKENIZER)
     return ColbertTokenizer(checkpoint.path / "tokenizer.json", checkpoint.settings)
 
 
@@ -126,3 +128,28 @@ def test_runtime_imports_no_torch(exports):
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[0] == "2"
+
+
+def test_verify_and_bench_without_full_never_import_torch(exports):
+    bundle = exports.bundle(*SYNTHETIC, model=MODEL_17M, target="onnx", precision="int8")
+    script = textwrap.dedent(f"""
+        import sys
+        sys.modules["torch"] = None  # any import of torch now fails
+        from export.cli import main
+        assert main(["verify", {str(bundle)!r}]) == 0
+        assert main(["bench", "--runs", "1", {str(bundle)!r}]) == 0
+        assert main(["--help"]) == 0
+    """)
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_tokenizer_is_safe_to_call_from_several_threads(mxbai_tokenizer):
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"query number {n} about " + "bees " * n for n in range(40)]
+    jobs = [(text, n % 2 == 0) for n, text in enumerate(texts * 5)]
+    expected = [mxbai_tokenizer.encode([t], q)[0].tolist() for t, q in jobs]
+    with ThreadPoolExecutor(8) as pool:  # queries and documents interleaved: different truncation lengths
+        got = list(pool.map(lambda job: mxbai_tokenizer.encode([job[0]], job[1])[0].tolist(), jobs))
+    assert got == expected

@@ -9,7 +9,9 @@ import pytest
 import runtimes
 from export.cli import main
 from runtimes.manifest import BundleError, hash_files
-from tests.test_runtime import MODEL_17M, SYNTHETIC
+from tests.conftest import synthetic_args, synthetic_name
+
+SYNTHETIC, MODEL_17M = synthetic_args("onnx"), synthetic_name()
 
 
 @pytest.fixture

@@ -1,28 +1,34 @@
-"""Export targets. Each module has the same shape:
+"""The shape every export target has: one `ExportTarget` subclass per module, registered in runtimes.targets.
 
-    NAME: str                      the bundle prefix, and the runtime's key in runtimes.ENGINES
-    PRECISIONS: tuple[str, ...]    what it can build
-    INT8_RECIPES: dict[str, str]   int8 recipe name -> description; INT8_RECIPE is the default
-    TOOL_PACKAGES: tuple[str, ...] distributions whose versions go into the manifest
-    export(context, precision, out_dir, int8_recipe) -> Artifact
+The shared chain (`ExportTarget.export`) picks the model for a precision (the fp32 encoder, or its int8
+form from export.int8, lowered the target's way), asks the target to convert it, and describes the
+artifact. A target says only what is its own: how it converts, how it lowers int8 modules, and its
+io spec.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
+import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 from torch import nn
 
 from runtimes.colbert import ColbertSettings
+from runtimes.iospec import IoSpec
+from runtimes.targets import TARGETS
 
-from ..gptq import QuantizedWeight
+from .. import int8
+from ..int8 import QuantizedWeight
 
-TARGETS = {"onnx": "export.targets.onnx", "executorch": "export.targets.executorch", "tflite": "export.targets.tflite",
-           "coreml": "export.targets.coreml"}
+PRECISIONS = ("fp32", "fp16", "int8")
+EXAMPLE_LENGTH = 160  # past the 128-token window, so tracing sees the sliding-window branch
+MIN_SEQUENCE = 2  # torch.export specialises a dimension of size 1
 
 
 @dataclass
@@ -32,30 +38,77 @@ class ExportContext:
     encoder: nn.Module  # fp32, eval mode; targets copy it before changing it
     settings: ColbertSettings
     workdir: Path  # scratch space for this run, for intermediate files a target reuses
-    max_sequence: int | None  # a hard cap on the sequence (BERT's positions), or None
-    int8_weights: Callable[[str], dict[str, QuantizedWeight]]  # "gptq" | "rtn" -> Linear name -> int8 weight
+    max_sequence: int  # the one sequence bound of the checkpoint: document_length, capped by BERT's positions
+    int8_weights: Callable[[], dict[str, QuantizedWeight]]  # GPTQ, computed once: Linear name -> int8 weight
+
+    def int8_encoder(self) -> nn.Module:
+        """A copy of the encoder in the one int8 format (export.int8)."""
+        return int8.quantize_encoder(self.encoder, self.int8_weights())
 
 
 @dataclass
 class Artifact:
     file: str  # path relative to the bundle directory
-    io: dict  # input/output names, dtypes and shapes, for apps
+    io: IoSpec
     recipe: str  # how the precision was reached, in a few words
     details: dict = field(default_factory=dict)
 
 
-def io_spec(dim: int, precision: str, batch: int | str, max_sequence: int | None, max_batch: int | None = None,
-            index_dtype: str = "int64") -> dict:
-    """Input/output names, dtypes and shapes of an encoder artifact, as apps read them from colbert.json."""
-    shape = [batch, "sequence"]
-    return {
-        "inputs": [{"name": "input_ids", "dtype": index_dtype, "shape": shape},
-                   {"name": "attention_mask", "dtype": index_dtype, "shape": shape}],
-        "outputs": [{"name": "embeddings", "dtype": "float16" if precision == "fp16" else "float32",
-                     "shape": shape + [dim]}],
-        "max_batch": max_batch,
-        "max_sequence": max_sequence,
-    }
+@dataclass
+class ExportTarget:
+    """One target: a subclass implements `convert` (and `lower_int8` where needed); its module's TARGET is
+    an instance, named in runtimes.targets."""
+
+    name: str
+    artifact: str  # the file (or directory) in the bundle
+    tool_packages: tuple[str, ...]  # distributions whose versions go into the manifest
+    recipes: dict[str, str]  # precision -> how it is reached, for the manifest and the help text
+
+    def lower_int8(self, model: nn.Module) -> nn.Module:
+        """The int8 encoder in the form this target's converter takes; plain dequantizing ops by default."""
+        return model
+
+    def convert(self, context: ExportContext, model: nn.Module, precision: str, path: Path) -> tuple[IoSpec, dict]:
+        """Write the artifact for `model` (fp32, or lowered int8) to `path`; return its io spec and details."""
+        raise NotImplementedError
+
+    def export(self, context: ExportContext, precision: str, out_dir: Path) -> Artifact:
+        if precision not in PRECISIONS:
+            raise ValueError(f"{self.name} cannot build {precision}; choose from {', '.join(PRECISIONS)}")
+        model = self.lower_int8(context.int8_encoder()) if precision == "int8" else context.encoder
+        io_spec, details = self.convert(context, model, precision, Path(out_dir) / self.artifact)
+        if precision == "int8":
+            details = {"int8_recipe": "gptq", "int8_group": int8.GROUP, **details}
+        return Artifact(self.artifact, io_spec, self.recipes[precision], details)
+
+
+def example_inputs(length: int, dtype: torch.dtype = torch.int64) -> tuple[torch.Tensor, torch.Tensor]:
+    """One row of ordinary token ids and a full mask, for tracing."""
+    ids = torch.randint(1000, 2000, (1, length), dtype=dtype, generator=torch.Generator().manual_seed(0))
+    return ids, torch.ones_like(ids)
+
+
+def sequence_shapes(max_sequence: int) -> dict:
+    """torch.export dynamic shapes: the sequence from MIN_SEQUENCE to the bound, batch fixed."""
+    sequence = torch.export.Dim("sequence", min=MIN_SEQUENCE, max=max_sequence)
+    return {"input_ids": {1: sequence}, "attention_mask": {1: sequence}}
+
+
+@contextlib.contextmanager
+def quiet(*loggers: str) -> Iterator[None]:
+    """Converters print progress to stdout (where the summary table goes), draw bars on stderr, warn and
+    log advice: silence them for this call only, and restore every logger's level after."""
+    saved = {name: logging.getLogger(name).level for name in loggers}
+    try:
+        for name in loggers:
+            logging.getLogger(name).setLevel(logging.ERROR)
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()), torch.no_grad():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
 
 
 class Int32Inputs(nn.Module):
@@ -71,5 +124,6 @@ class Int32Inputs(nn.Module):
         return {self.output: vectors} if self.output else vectors
 
 
-def target_module(name: str) -> ModuleType:
-    return importlib.import_module(TARGETS[name])
+def target(name: str) -> ExportTarget:
+    """The exporter of a registered target."""
+    return importlib.import_module(TARGETS[name].exporter).TARGET

@@ -1,29 +1,25 @@
-"""ExecuTorch: torch.export -> XNNPACK lowering -> .pte, dynamic batch (bounded) and sequence."""
+"""ExecuTorch: torch.export -> XNNPACK lowering -> .pte, batch 1 and a dynamic sequence up to the bound.
+
+XNNPACK's reshape takes one dynamic dimension, and attention reshapes [batch, seq, ...]: a dynamic batch
+gets specialised silently, so the batch is fixed at 1 and the runtime loops. The manifest records the
+ExecuTorch version (.pte files do not work across versions) and how much XNNPACK runs; an encoder
+matmul left to portable kernels fails the export.
+"""
 from __future__ import annotations
 
-import copy
-import warnings
 from importlib.metadata import version
 from pathlib import Path
-from typing import Callable
-
-import numpy as np
 
 import torch
 from torch import nn
 
-from ..encoder import is_token_embedding
-from ..gptq import GROUP, QMAX, QuantizedWeight
-from . import Artifact, ExportContext, io_spec
+from runtimes.iospec import IoSpec
 
-NAME = "executorch"
-PRECISIONS = ("fp32", "fp16", "int8")
-TOOL_PACKAGES = ("executorch", "torchao")
-MODEL_FILE = "model.pte"
-# XNNPACK's reshape takes one dynamic dimension, and attention reshapes [batch, seq, ...]: a
-# dynamic batch gets specialised silently. So the batch is fixed at 1 and the runtime loops.
+from .. import int8
+from . import EXAMPLE_LENGTH, MIN_SEQUENCE, ExportContext, ExportTarget, example_inputs, quiet, \
+    sequence_shapes
+
 MAX_BATCH = 1
-EXAMPLE_LENGTH = 160
 # Ops that must run inside the XNNPACK delegate: a portable fallback of these is a failure.
 HEAVY_OPS = ("mm", "bmm", "addmm", "linear", "matmul", "convolution")  # edge op names: aten_<op>_<overload>
 # Bookkeeping ops that stay outside any delegate and do no arithmetic.
@@ -31,82 +27,45 @@ NON_COMPUTE = ("getitem", "sym_size", "executorch_call_delegate", "view_copy", "
                "expand_copy", "slice_copy", "split_with_sizes_copy", "_to_dim_order_copy", "permute_copy",
                "select_copy", "alias_copy", "clone")
 
-INT8_RECIPES = {
-    "8da8w": "torchao int8 dynamic per-token activations, int8 per-channel weights (XNNPACK qd8 GEMM); "
-             "int8 embedding in groups of 32",
-    "8da4w": "torchao int8 dynamic per-token activations, int4 weights in groups of 32; int8 embedding in groups of 32",
-    "8da4w-emb4": "as 8da4w, with the embedding int4 in groups of 32",
-    "gptq-w8": "GPTQ int8 Linear weights in groups of 32, dequantized on every call by ExecuTorch's quantized "
-               "kernel, fp32 XNNPACK matmul; int8 embedding in groups of 32",
-    "pt2e-dynamic": "PT2E XNNPACKQuantizer, dynamic per-tensor activations, per-channel int8 weights; "
-                    "int8 embedding in groups of 32",
-}
-INT8_RECIPE = "gptq-w8"
+
+def _register_quantized_ops() -> None:
+    from executorch.kernels import quantized  # noqa: F401  out variants of the kernels below
+    from torch.ao.quantization.fx._decomposed import quantized_decomposed_lib  # noqa: F401  the ops themselves
 
 
-class _DequantLinear(nn.Module):
-    """int8 weights with a scale per row and group of 32 inputs, dequantized on every call.
+class _DequantBmmLinear(nn.Module):
+    """An Int8Linear as ExecuTorch runs it: dequantized on every call by ExecuTorch's per-channel kernel,
+    then an XNNPACK batched matmul.
 
-    XNNPACK in ExecuTorch 1.5.1 has no weight-only int8 linear: a dequantized weight feeding a
-    linear is taken for static quantization and returns garbage, and a linear whose weight is
-    computed is left to portable kernels. A batched matmul takes a computed operand, so the
-    weight goes through ExecuTorch's per-channel dequantize kernel ([rows * groups, 32] with one
-    scale per row is exactly group-32 scales) and then an XNNPACK bmm."""
+    XNNPACK in ExecuTorch 1.5.1 has no weight-only int8 linear: a dequantized weight feeding a linear is
+    taken for static quantization and returns garbage, and a linear whose weight is computed is left to
+    portable kernels. A bmm takes a computed operand; [rows * groups, 32] values with one scale per row
+    are exactly group-32 scales."""
 
-    def __init__(self, linear: nn.Linear, q: QuantizedWeight):
+    def __init__(self, module: int8.Int8Linear):
         super().__init__()
-        self.shape = q.values.shape
-        self.register_buffer("values", torch.from_numpy(q.values.reshape(-1, GROUP)))
-        self.register_buffer("scale", torch.from_numpy(q.scale.reshape(-1).astype(np.float32)))
-        self.bias = linear.bias
+        self.shape = tuple(module.values.shape)
+        self.register_buffer("values", module.values.reshape(-1, int8.GROUP))
+        self.register_buffer("scale", module.scale.reshape(-1).float())
+        self.bias = module.bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight = torch.ops.quantized_decomposed.dequantize_per_channel(
-            self.values, self.scale, None, 0, -QMAX, QMAX, torch.int8).view(self.shape)
+            self.values, self.scale, None, 0, -int8.QMAX, int8.QMAX, torch.int8).view(self.shape)
         y = torch.bmm(x, weight.t()[None].expand(x.shape[0], -1, -1))
         return y if self.bias is None else y + self.bias
 
 
-def _with_dequantized_linears(model: nn.Module, weights: dict[str, QuantizedWeight]) -> nn.Module:
-    from executorch.kernels import quantized  # noqa: F401  the dequantize kernel's out variant
-    from torch.ao.quantization.fx._decomposed import quantized_decomposed_lib  # noqa: F401  registers the op
+class _ByteEmbedding(nn.Module):
+    """An Int8Embedding as ExecuTorch's quantized embedding kernel takes it (group scales per row)."""
 
-    for name, q in weights.items():
-        model.set_submodule(name, _DequantLinear(model.get_submodule(name), q))
-    return model
+    def __init__(self, module: int8.Int8Embedding):
+        super().__init__()
+        self.register_buffer("values", module.values)
+        self.register_buffer("scale", module.scale.float())
 
-
-def _quantize(model: nn.Module, recipe: str, example: tuple, dynamic_shapes: dict,
-              weights: Callable[[], dict[str, QuantizedWeight]]) -> nn.Module:
-    from torchao.quantization import Int8DynamicActivationIntxWeightConfig, IntxWeightOnlyConfig, quantize_
-    from torchao.quantization.granularity import PerAxis, PerGroup
-
-    if recipe == "pt2e-dynamic":
-        from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
-            XNNPACKQuantizer, get_symmetric_quantization_config)
-        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
-
-        quantize_(model, IntxWeightOnlyConfig(weight_dtype=torch.int8, granularity=PerGroup(32)), filter_fn=is_token_embedding)
-        quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True, is_dynamic=True))
-        captured = torch.export.export(model, example, dynamic_shapes=dynamic_shapes).module()
-        prepared = prepare_pt2e(captured, quantizer)
-        prepared(*example)
-        return convert_pt2e(prepared)
-    embedding_dtype = torch.int4 if recipe == "8da4w-emb4" else torch.int8
-    quantize_(model, IntxWeightOnlyConfig(weight_dtype=embedding_dtype, granularity=PerGroup(32)),
-              filter_fn=is_token_embedding)
-    if recipe == "gptq-w8":
-        return _with_dequantized_linears(model, weights())
-    # XNNPACK groups int4 weights only; int8 weights are per output channel
-    linear = (dict(weight_dtype=torch.int8, weight_granularity=PerAxis(0)) if recipe == "8da8w"
-              else dict(weight_dtype=torch.int4, weight_granularity=PerGroup(32)))
-    quantize_(model, Int8DynamicActivationIntxWeightConfig(**linear))
-    return model
-
-
-def _dynamic_shapes(max_sequence: int) -> dict:
-    sequence = torch.export.Dim("sequence", min=2, max=max_sequence)
-    return {"input_ids": {1: sequence}, "attention_mask": {1: sequence}}
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return torch.ops.quantized_decomposed.embedding_byte(self.values, self.scale, None, -int8.QMAX, int8.QMAX, ids)
 
 
 def _is_compute(op_type: str) -> bool:
@@ -135,40 +94,46 @@ def delegation(graph_module: torch.fx.GraphModule) -> dict:
     }
 
 
-def _check_matmuls_delegated(report: dict) -> None:
+def check_matmuls_delegated(report: dict) -> None:
     fallen = [op for op in report["portable_compute_ops"] if any(op.startswith(f"aten_{h}_") for h in HEAVY_OPS)]
     if fallen:
         raise RuntimeError(f"encoder matmuls fell back to portable kernels ({', '.join(fallen)}); "
                            "the XNNPACK partitioner did not take them")
 
 
-def export(context: ExportContext, precision: str, out_dir: Path, int8_recipe: str = INT8_RECIPE) -> Artifact:
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    from executorch.exir import ExecutorchBackendConfig, to_edge_transform_and_lower
-    from executorch.exir.passes.sym_shape_eval_pass import ConstraintBasedSymShapeEvalPass
+RECIPES = {
+    "fp32": "XNNPACK fp32",
+    "fp16": "XNNPACK fp16 (RoPE angles, LayerNorm and softmax in fp32)",
+    "int8": "GPTQ int8 Linear weights, one scale per 32 inputs, dequantized on every call by ExecuTorch's "
+            "quantized kernel, fp32 XNNPACK matmul; int8 token embedding in groups of 32 (quantized "
+            "embedding kernel)",
+}
 
-    max_sequence = context.max_sequence or context.settings.document_length
-    shapes = _dynamic_shapes(max_sequence)
-    ids = torch.randint(1000, 2000, (MAX_BATCH, min(EXAMPLE_LENGTH, max_sequence)))
-    example = (ids, torch.ones_like(ids))
-    model = copy.deepcopy(context.encoder)
-    if precision == "fp16":
-        model = model.half()
-    elif precision == "int8":
-        model = _quantize(model, int8_recipe, example, shapes, lambda: context.int8_weights("gptq"))
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        program = torch.export.export(model, example, dynamic_shapes=shapes)
-        edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
-    report = delegation(edge.exported_program().graph_module)
-    _check_matmuls_delegated(report)
-    # plan memory for the declared upper bounds, not for the example's shape
-    config = ExecutorchBackendConfig(sym_shape_eval_pass=ConstraintBasedSymShapeEvalPass(),
-                                     do_quant_fusion_and_const_prop=True)  # quantized embedding kernels
-    (Path(out_dir) / MODEL_FILE).write_bytes(edge.to_executorch(config).buffer)
-    recipe = {"fp32": "XNNPACK fp32", "fp16": "XNNPACK fp16 (RoPE angles and softmax in fp32)"}.get(
-        precision, INT8_RECIPES[int8_recipe])
-    details = {"executorch_version": version("executorch"), "delegation": report,
-               **({"int8_recipe": int8_recipe} if precision == "int8" else {})}
-    io = io_spec(context.settings.dim, precision, MAX_BATCH, max_sequence, MAX_BATCH)
-    return Artifact(MODEL_FILE, io, recipe, details)
+
+class Executorch(ExportTarget):
+    def lower_int8(self, model: nn.Module) -> nn.Module:
+        _register_quantized_ops()
+        return int8.lower(model, linear=_DequantBmmLinear, embedding=_ByteEmbedding)
+
+    def convert(self, context: ExportContext, model: nn.Module, precision: str, path: Path) -> tuple[IoSpec, dict]:
+        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+        from executorch.exir import ExecutorchBackendConfig, to_edge_transform_and_lower
+        from executorch.exir.passes.sym_shape_eval_pass import ConstraintBasedSymShapeEvalPass
+
+        if precision == "fp16":
+            model = model.to_fp16()
+        example = example_inputs(min(EXAMPLE_LENGTH, context.max_sequence))
+        with quiet():
+            program = torch.export.export(model, example, dynamic_shapes=sequence_shapes(context.max_sequence))
+            edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
+            report = delegation(edge.exported_program().graph_module)
+            check_matmuls_delegated(report)
+            # plan memory for the declared upper bounds, not for the example's shape
+            config = ExecutorchBackendConfig(sym_shape_eval_pass=ConstraintBasedSymShapeEvalPass())
+            path.write_bytes(edge.to_executorch(config).buffer)
+        io_spec = IoSpec.encoder(context.settings.dim, "int64", MAX_BATCH,
+                                 context.max_sequence, MIN_SEQUENCE)
+        return io_spec, {"executorch_version": version("executorch"), "delegation": report}
+
+
+TARGET = Executorch("executorch", "model.pte", ("executorch",), RECIPES)

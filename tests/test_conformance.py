@@ -1,0 +1,134 @@
+"""What every registered target's bundles must do, run for each target in runtimes.targets.
+
+A new target gets all of it by registering itself. Target-specific behaviour (signatures, delegation,
+MIL ops) is tested in the target's own file; fidelity against PyLate in test_pylate_parity.py.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import runtimes
+from export.cli import main
+from runtimes.manifest import BundleError, read_manifest
+from tests.conftest import PRECISIONS, TARGET_NAMES, flip_byte, read_json, rehash
+
+EDGE_TEXTS = ["bees dance to share where flowers are", "", "   ", "東京 🙂 ✨", "?!...", "word " * 900]
+
+
+def copy_bundle(run, target: str, tmp_path: Path, precision: str = "fp32") -> Path:
+    return shutil.copytree(run.bundle(target, precision), tmp_path / "bundle")
+
+
+def artifact_file(bundle: Path) -> Path:
+    """The artifact itself, or the largest file inside a directory artifact (an .mlpackage's weights)."""
+    path = bundle / read_manifest(bundle)["artifact"]
+    return max(path.rglob("*"), key=lambda p: p.stat().st_size if p.is_file() else -1) if path.is_dir() else path
+
+
+@pytest.mark.parametrize("target", TARGET_NAMES)
+def test_every_precision_passes_the_gate_at_batch_1_and_8(mxbai_run, target):
+    assert mxbai_run.code == 0
+    for precision in PRECISIONS:
+        bundle = mxbai_run.bundle(target, precision)
+        parity = read_json(bundle / "parity.json")
+        assert parity["passed"] and parity["tier"] == precision and set(parity["by_batch_size"]) == {"1", "8"}
+        manifest = read_json(bundle / "manifest.json")
+        assert manifest["target"] == target and manifest["model"]["synthetic"] is True
+        io = read_json(bundle / "colbert.json")["io"]
+        assert io["max_sequence"] == 512 and io["outputs"][0]["dtype"] == "float32"
+
+
+@pytest.mark.parametrize("target", TARGET_NAMES)
+def test_batch_1_equals_batch_n_on_edge_texts(mxbai_run, target):
+    runtime = runtimes.load(mxbai_run.bundle(target))
+    one = runtime.encode_documents(EDGE_TEXTS, batch_size=1)
+    many = runtime.encode_documents(EDGE_TEXTS, batch_size=len(EDGE_TEXTS))
+    for a, b in zip(one, many):
+        assert a.shape == b.shape and a.dtype == np.float32
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    queries = runtime.encode_queries(EDGE_TEXTS, batch_size=4)
+    assert [len(q) for q in queries[:3]] == [len(runtime.encode_queries([t])[0]) for t in EDGE_TEXTS[:3]]
+
+
+@pytest.mark.parametrize("target", TARGET_NAMES)
+def test_inputs_past_the_window_and_past_document_length(mxbai_run, target):
+    runtime = runtimes.load(mxbai_run.bundle(target))
+    medium, long = "bees dance and sing " * 40, "word " * 900  # ~160 and ~900 tokens
+    vectors = runtime.encode_documents([medium, long])
+    assert 128 < len(vectors[0]) < 512 and len(vectors[1]) == 512  # truncated to document_length, all real tokens
+    for v in vectors:
+        assert np.isfinite(v).all()
+        np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
+    bound = runtime.settings.io.max_sequence
+    ids = np.full((1, bound + 1), 1000, np.int64)
+    with pytest.raises(ValueError, match=f"export bound of {bound}|largest document bucket of {bound}"):
+        runtime.engine.encode(ids, np.ones_like(ids))
+
+
+@pytest.mark.parametrize("target", TARGET_NAMES)
+def test_corrupt_artifact_is_a_one_line_error(mxbai_run, target, tmp_path):
+    bundle = copy_bundle(mxbai_run, target, tmp_path)
+    artifact_file(bundle).write_bytes(b"not a model, a bad copy" * 100)
+    rehash(bundle)
+    with pytest.raises(BundleError) as error:
+        runtimes.load(bundle)
+    assert "\n" not in str(error.value) and "re-export" in str(error.value)
+
+
+@pytest.mark.parametrize("target", TARGET_NAMES)
+def test_tampered_bundle_fails_load_and_verify(mxbai_run, target, tmp_path, capsys):
+    bundle = copy_bundle(mxbai_run, target, tmp_path)
+    broken = artifact_file(bundle)
+    flip_byte(broken)
+    name = broken.relative_to(bundle).as_posix()
+    with pytest.raises(BundleError, match=f"sha256 mismatch for {name}"):
+        runtimes.load(bundle)
+    assert main(["verify", str(bundle)]) == 1
+    assert f"sha256 mismatch for {name}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("target", TARGET_NAMES)
+def test_golden_vectors_the_model_does_not_produce_fail_verify(mxbai_run, target, tmp_path, capsys):
+    """With consistent hashes, only re-encoding the golden texts through the target's runtime can tell."""
+    bundle = copy_bundle(mxbai_run, target, tmp_path)
+    golden = read_json(bundle / "golden.json")
+    vectors = golden["documents"][0]["vectors"]
+    vectors[2] = [-v for v in vectors[2]]
+    (bundle / "golden.json").write_text(json.dumps(golden))
+    rehash(bundle)
+    assert main(["verify", str(bundle)]) == 1
+    assert "golden vectors: cosine_min" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("target", TARGET_NAMES)
+def test_missing_artifact_is_refused(mxbai_run, target, tmp_path):
+    bundle = copy_bundle(mxbai_run, target, tmp_path)
+    path = bundle / read_manifest(bundle)["artifact"]
+    shutil.rmtree(path) if path.is_dir() else path.unlink()
+    with pytest.raises(BundleError, match="missing .*re-export"):
+        runtimes.load(bundle)
+
+
+@pytest.mark.parametrize("target", TARGET_NAMES)
+def test_trained_checkpoint_holds_every_tier(trained_run, target):
+    """fp16 and int8 only count on trained weights; the tiers against PyLate are in test_pylate_parity."""
+    for precision in PRECISIONS:
+        parity = read_json(trained_run.bundle(target, precision) / "parity.json")
+        assert parity["passed"], (target, precision, parity["failed"])
+        assert parity["synthetic"] is False
+    int8 = read_json(trained_run.bundle(target, "int8") / "manifest.json")
+    assert int8["details"]["int8_recipe"] == "gptq" and int8["details"]["int8_group"] == 32
+    sizes = {p: read_json(trained_run.bundle(target, p) / "manifest.json")["artifact_bytes"] for p in PRECISIONS}
+    assert sizes["fp16"] < 0.55 * sizes["fp32"] and sizes["int8"] < 0.5 * sizes["fp32"]
+
+
+@pytest.mark.parametrize("target", TARGET_NAMES)
+def test_bench_threads_are_honoured_or_refused(mxbai_run, target, capsys):
+    code = main(["bench", "--runs", "1", "--threads", "1", str(mxbai_run.bundle(target))])
+    out = capsys.readouterr().out
+    assert code == 0 or "no thread setting" in out
