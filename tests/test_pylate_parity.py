@@ -6,7 +6,6 @@ keep exactly the token ids PyLate keeps, and its vectors must meet the precision
 """
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 import runtimes

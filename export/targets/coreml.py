@@ -19,13 +19,29 @@ from . import EXAMPLE_LENGTH, MIN_SEQUENCE, ExportContext, ExportTarget, Int32In
     sequence_shapes
 
 
+FP32_OPS = {"matmul", "softmax", "layer_norm"}
+LOGIT_OPS = {"mul", "add", "sub", "real_div"}  # the scale and the mask bias applied to attention logits
+
+
+def _feeds_on_logits(op) -> bool:
+    """An elementwise op downstream of an attention matmul, before the softmax."""
+    producers = [v.op for v in op.inputs.values() if getattr(v, "op", None) is not None]
+    return any(p.op_type == "matmul" or (p.op_type in LOGIT_OPS and _feeds_on_logits(p)) for p in producers)
+
+
+def _in_fp16(op) -> bool:
+    """Core ML's fp16 precision casts every op; keep in fp32 what the encoder keeps in fp32 in every fp16 model
+    (attention logits with their scale and mask, softmax, LayerNorm): fp16 logits miss the fp16 tier."""
+    return op.op_type not in FP32_OPS and not (op.op_type in LOGIT_OPS and _feeds_on_logits(op))
+
+
 def _convert(model: nn.Module, max_sequence: int, precision: str, deployment_target):
     import coremltools as ct
     import torch
 
     example = example_inputs(min(EXAMPLE_LENGTH, max_sequence), torch.int32)
     program = torch.export.export(Int32Inputs(model).eval(), example, dynamic_shapes=sequence_shapes(max_sequence))
-    compute = ct.precision.FLOAT32 if precision == "fp32" else ct.precision.FLOAT16
+    compute = ct.precision.FLOAT32 if precision == "fp32" else ct.transform.FP16ComputePrecision(op_selector=_in_fp16)
     return ct.convert(program.run_decompositions({}), outputs=[ct.TensorType(OUTPUT)], convert_to="mlprogram",
                       minimum_deployment_target=deployment_target, compute_precision=compute)
 

@@ -7,7 +7,7 @@ int32, as Android feeds them. Shorter inputs are padded with attention mask 0.
 
 fp16 is made from the fp32 flatbuffer with ai-edge-quantizer (fp16 weights). int8 converts the int8
 encoder with each Linear split per group of 32 inputs, then quantizes those parts weight-only per
-channel; the embedding keeps its plain per-row dequantization. Compute stays fp32; XNNPACK runs it.
+channel; the embedding keeps its plain per-row dequantization, with fp32 scales. Compute stays fp32; XNNPACK runs it.
 """
 from __future__ import annotations
 
@@ -64,6 +64,12 @@ class _GroupedLinear(nn.Module):
         return y if self.bias is None else y + self.bias
 
 
+def _fp32_scales(module: int8.Int8Embedding) -> int8.Int8Embedding:
+    """LiteRT has no fp16 gather: the embedding's group scales are looked up as fp32 (the same values)."""
+    module.scale = module.scale.float()
+    return module
+
+
 def _quantization_recipe(precision: str) -> list[dict]:
     from ai_edge_quantizer import algorithm_manager, qtyping, recipe_manager
 
@@ -95,7 +101,7 @@ RECIPES = {
 
 class Tflite(ExportTarget):
     def lower_int8(self, model: nn.Module) -> nn.Module:
-        return int8.lower(model, linear=_GroupedLinear)
+        return int8.lower(model, linear=_GroupedLinear, embedding=_fp32_scales)
 
     def convert(self, context: ExportContext, model: nn.Module, precision: str, path: Path) -> tuple[IoSpec, dict]:
         signatures = buckets(context.settings.query_length, context.max_sequence)

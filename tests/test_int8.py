@@ -1,0 +1,90 @@
+"""The one int8 format: its modules, GPTQ against round-to-nearest, and grids that survive a converter."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from export import int8
+from export.gptq import gptq
+
+
+class Tiny(nn.Module):
+    """The names export.int8 looks for: a token table and Linears."""
+
+    def __init__(self):
+        super().__init__()
+        self.embeddings = nn.Module()
+        self.embeddings.tok_embeddings = nn.Embedding(100, 64)
+        self.proj = nn.Linear(64, 32, bias=False)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.embeddings.tok_embeddings(input_ids)) * attention_mask[..., None].float()
+
+
+def test_round_to_nearest_groups_of_32_with_fp16_scales():
+    weight = np.random.default_rng(0).standard_normal((8, 96)).astype(np.float32)
+    weight[3, 40] = 30.0  # an outlier widens only its own group's scale
+    q = int8.round_to_nearest(weight)
+    assert q.values.dtype == np.int8 and q.scale.dtype == np.float16 and q.scale.shape == (8, 3)
+    assert np.abs(q.values).max() == 127
+    error = np.abs(q.dequantized() - weight)
+    assert (error <= np.repeat(q.scale.astype(np.float32), 32, axis=1) / 2 + 1e-6).all()
+    assert q.scale[3, 1] > 4 * q.scale[3, 0]
+    with pytest.raises(ValueError, match="multiple of the group size 32"):
+        int8.round_to_nearest(weight[:, :40])
+
+
+def test_gptq_keeps_a_layers_output_closer_than_round_to_nearest():
+    rng = np.random.default_rng(1)
+    mixing = rng.standard_normal((64, 64))
+    x = torch.from_numpy(rng.standard_normal((2000, 64)) @ mixing).float()  # correlated inputs, as in a model
+    weight = torch.from_numpy(rng.standard_normal((48, 64))).float()
+    hessian = (x.double().T @ x.double()) / len(x)
+    output = x @ weight.T
+
+    def error(q: int8.QuantizedWeight) -> float:
+        return float((x @ torch.from_numpy(q.dequantized()).T - output).pow(2).mean())
+
+    ours, rtn = gptq(weight, hessian), int8.round_to_nearest(weight.numpy())
+    assert ours.scale.dtype == np.float16
+    assert error(ours) < 0.7 * error(rtn)
+
+
+def test_quantize_encoder_swaps_every_linear_and_the_token_table_in_one_copy():
+    model = Tiny().eval()
+    weights = {"proj": int8.round_to_nearest(model.proj.weight.detach().numpy())}
+    quantized = int8.quantize_encoder(model, weights)
+    assert isinstance(quantized.proj, int8.Int8Linear)
+    assert isinstance(quantized.embeddings.tok_embeddings, int8.Int8Embedding)
+    assert isinstance(model.proj, nn.Linear)  # the original is untouched
+    ids, mask = torch.tensor([[1, 5, 99]]), torch.ones(1, 3, dtype=torch.long)
+    table = torch.from_numpy(int8.round_to_nearest(model.embeddings.tok_embeddings.weight.detach().numpy()).dequantized())
+    expected = F.linear(table[ids], torch.from_numpy(weights["proj"].dequantized()))
+    torch.testing.assert_close(quantized(ids, mask), expected)
+    lowered = int8.lower(quantized, linear=int8.as_float_linear, embedding=int8.as_float_embedding)
+    assert isinstance(lowered.proj, nn.Linear) and isinstance(lowered.embeddings.tok_embeddings, nn.Embedding)
+    torch.testing.assert_close(lowered(ids, mask), expected)
+
+
+def test_int8_grid_survives_core_mls_blockwise_quantizer(tmp_path):
+    """Core ML re-derives the grid from the baked weights: every int8 value must come back unchanged."""
+    import coremltools as ct
+
+    from export.targets.coreml import TARGET, _blockwise_int8, _convert
+    from runtimes.mil import MilProgram
+
+    model = Tiny().eval()
+    weights = {"proj": int8.round_to_nearest(model.proj.weight.detach().numpy())}
+    lowered = TARGET.lower_int8(int8.quantize_encoder(model, weights))
+    package = _blockwise_int8(_convert(lowered, 16, "int8", ct.target.iOS18))
+    package.save(str(tmp_path / "tiny.mlpackage"))
+    program = MilProgram(tmp_path / "tiny.mlpackage")
+    blockwise = [op for op in program.operations if op.type == "constexpr_blockwise_shift_scale"]
+    data = {program._constants[op.inputs["data"].arguments[0].name].shape:
+            program._constants[op.inputs["data"].arguments[0].name] for op in blockwise}
+    np.testing.assert_array_equal(data[(32, 64)], weights["proj"].values)
+    table = int8.round_to_nearest(model.embeddings.tok_embeddings.weight.detach().numpy())
+    np.testing.assert_array_equal(data[(100, 64)], table.values)
