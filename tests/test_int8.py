@@ -82,9 +82,11 @@ def test_int8_grid_survives_core_mls_blockwise_quantizer(tmp_path):
     package = _blockwise_int8(_convert(lowered, 16, "int8", ct.target.iOS18))
     package.save(str(tmp_path / "tiny.mlpackage"))
     program = MilProgram(tmp_path / "tiny.mlpackage")
-    blockwise = [op for op in program.operations if op.type == "constexpr_blockwise_shift_scale"]
-    data = {program._constants[op.inputs["data"].arguments[0].name].shape:
-            program._constants[op.inputs["data"].arguments[0].name] for op in blockwise}
-    np.testing.assert_array_equal(data[(32, 64)], weights["proj"].values)
+    dequantized = {c.shape: c.astype(np.float32) for c in (program._constants[op.outputs[0].name] for op in program.operations
+                                                            if op.type == "constexpr_blockwise_shift_scale")}
     table = int8.round_to_nearest(model.embeddings.tok_embeddings.weight.detach().numpy())
-    np.testing.assert_array_equal(data[(100, 64)], table.values)
+    for q, shape in ((weights["proj"], (32, 64)), (table, (100, 64))):
+        # fp16 rounding of a product moves it by at most 127 * 2^-11 = 0.062 steps; a re-derived scale off by
+        # 1% moves the group's extremes by 1.27 steps
+        step = np.repeat(q.scale.astype(np.float32), int8.GROUP, axis=1)
+        assert (np.abs(dequantized[shape] - q.dequantized()) <= 0.1 * step).all()
