@@ -1,0 +1,50 @@
+import ColBERTKit
+import Foundation
+
+/// `colbertkit <command> --bundle DIR`: the package's code paths, driven from the shell (and the tests).
+///   verify      check every file's sha256 against the manifest and read the settings
+///   scores      MaxSim of the golden vectors, as JSON (the Python runtime's `golden.json` scores)
+///   preprocess  a JSON array of texts on stdin -> the texts as the tokenizer sees them, as JSON
+let usage = "usage: colbertkit verify|scores|preprocess --bundle DIR"
+
+func fail(_ message: String, code: Int32) -> Never {
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    exit(code)
+}
+
+func printJSON(_ value: some Encodable) {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    guard let data = try? encoder.encode(value) else { fail("could not encode the output", code: 1) }
+    FileHandle.standardOutput.write(data + Data("\n".utf8))
+}
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+guard let command = arguments.first, let flag = arguments.firstIndex(of: "--bundle"), flag + 1 < arguments.count else {
+    fail(usage, code: 2)
+}
+let bundle: ColBERTBundle
+do {
+    bundle = try ColBERTBundle(at: URL(fileURLWithPath: arguments[flag + 1]))
+} catch {
+    fail("\(arguments[flag + 1]): \(error)", code: 1)
+}
+
+switch command {
+case "verify":
+    print("OK \(bundle.manifest.target)-\(bundle.manifest.precision) \(bundle.manifest.model.name)")
+case "scores":
+    let dim = bundle.settings.dim
+    let queries = bundle.golden.queries.map { TokenVectors(rows: $0.vectors, dim: dim) }
+    let documents = bundle.golden.documents.map { TokenVectors(rows: $0.vectors, dim: dim) }
+    printJSON(queries.map { q in documents.map { Scoring.maxSim(q, $0) } })
+case "preprocess":
+    let input = FileHandle.standardInput.readDataToEndOfFile()
+    guard let texts = try? JSONDecoder().decode([String].self, from: input) else {
+        fail("preprocess reads a JSON array of strings on stdin", code: 2)
+    }
+    let preprocess = TextPreprocessor(settings: bundle.settings)
+    printJSON(texts.map { preprocess($0) })
+default:
+    fail("unknown command \(command); \(usage)", code: 2)
+}

@@ -1,0 +1,96 @@
+"""ColBERTKit (ios-demo/ColBERTKit), the Swift package apps use, checked against the Python runtime on the
+same bundles: its own XCTests, and its CLI on real exported Core ML bundles. Needs a Swift toolchain."""
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import runtimes
+from export import parity_texts
+from runtimes.colbert import maxsim
+from tests.conftest import flip_byte, read_json
+
+PACKAGE = Path(__file__).resolve().parents[1] / "ios-demo" / "ColBERTKit"
+pytestmark = pytest.mark.skipif(shutil.which("swift") is None, reason="no Swift toolchain on this machine")
+
+
+@pytest.fixture(scope="session")
+def colbertkit() -> Path:
+    """The CLI, built once per session."""
+    subprocess.run(["swift", "build", "--package-path", str(PACKAGE)], check=True, capture_output=True, timeout=900)
+    binary = subprocess.run(["swift", "build", "--package-path", str(PACKAGE), "--show-bin-path"], check=True,
+                            capture_output=True, text=True, timeout=300).stdout.strip()
+    return Path(binary) / "colbertkit"
+
+
+def run(colbertkit: Path, command: str, bundle: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(colbertkit), command, "--bundle", str(bundle)], input=stdin, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_swift_package_tests_pass(colbertkit):
+    result = subprocess.run(["swift", "test", "--package-path", str(PACKAGE)], capture_output=True, text=True,
+                            timeout=900)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "Executed 6 tests, with 0 failures" in result.stdout
+
+
+def test_verify_accepts_a_published_core_ml_bundle(colbertkit, mxbai_run):
+    result = run(colbertkit, "verify", mxbai_run.bundle("coreml", "int8"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("OK coreml-int8")
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda b: flip_byte(b / "model.mlpackage/Data/com.apple.CoreML/weights/weight.bin"),
+     "sha256 mismatch for model.mlpackage/Data/com.apple.CoreML/weights/weight.bin"),
+    (lambda b: (b / "golden.json").unlink(), "missing golden.json"),
+    (lambda b: (b / "notes.txt").write_text("x"), "unlisted files notes.txt"),
+    (lambda b: (b / "manifest.json").unlink(), "is not a bundle: no manifest.json"),
+])
+def test_verify_refuses_tampered_missing_and_foreign_files(colbertkit, mxbai_run, tmp_path, change, message):
+    bundle = shutil.copytree(mxbai_run.bundle("coreml", "fp16"), tmp_path / "bundle")
+    change(bundle)
+    result = run(colbertkit, "verify", bundle)
+    assert result.returncode == 1 and message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_maxsim_of_the_golden_vectors_matches_the_python_runtime(colbertkit, mxbai_run, trained_run):
+    for bundle in (mxbai_run.bundle("coreml", "fp16"), trained_run.bundle("coreml", "int8")):
+        result = run(colbertkit, "scores", bundle)
+        assert result.returncode == 0, result.stderr
+        golden = read_json(bundle / "golden.json")
+        queries = [np.asarray(q["vectors"], np.float32) for q in golden["queries"]]
+        documents = [np.asarray(d["vectors"], np.float32) for d in golden["documents"]]
+        expected = [[maxsim(q, d) for d in documents] for q in queries]
+        np.testing.assert_allclose(json.loads(result.stdout), expected, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(json.loads(result.stdout), golden["scores"], rtol=1e-5, atol=1e-5)
+
+
+def random_texts(n: int, seed: int = 0) -> list[str]:
+    """Mixed scripts, every whitespace Python strips, capitals whose lowercase changes length, sigmas."""
+    rng = random.Random(seed)
+    pools = ["abcXYZ ", "ΣΑΟΔΥΕσς ", "İIıKÅẞǅΩ ", "東京日本 ", "🙂👩\u200d👩 ", "\u0301\u0308\u200b\ufeff",
+             "".join(map(chr, (9, 10, 11, 12, 13, 28, 29, 30, 31, 32, 133, 160, 5760, 8192, 8202, 8232, 8233, 8239,
+                                8287, 12288))),
+             "".join(chr(c) for c in rng.sample(range(0x20, 0x3000), 400))]
+    return ["".join(rng.choice(rng.choice(pools)) for _ in range(rng.randint(0, 30))) for _ in range(n)]
+
+
+@pytest.mark.parametrize("run_name", ["mxbai_run", "variant_run"])  # lowercasing on, and off
+def test_preprocessing_equals_the_python_runtime_on_thousands_of_texts(colbertkit, request, run_name):
+    bundle = request.getfixturevalue(run_name).bundle("coreml")
+    texts = parity_texts.queries() + parity_texts.documents() + random_texts(3000)
+    result = run(colbertkit, "preprocess", bundle, stdin=json.dumps(texts))
+    assert result.returncode == 0, result.stderr
+    preprocess = runtimes.load(bundle).tokenizer.preprocess
+    expected = [preprocess(t) for t in texts]
+    mismatches = [(t, e, g) for t, e, g in zip(texts, expected, json.loads(result.stdout)) if e != g]
+    assert mismatches == []
