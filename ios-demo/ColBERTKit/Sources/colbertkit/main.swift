@@ -5,7 +5,24 @@ import Foundation
 ///   verify      check every file's sha256 against the manifest and read the settings
 ///   scores      MaxSim of the golden vectors, as JSON (the Python runtime's `golden.json` scores)
 ///   preprocess  a JSON array of texts on stdin -> the texts as the tokenizer sees them, as JSON
-let usage = "usage: colbertkit verify|scores|preprocess --bundle DIR"
+///   tokenize    --query|--document TEXT... (or a JSON array on stdin) -> per text, alone: input_ids,
+///               attention_mask and kept_positions, as JSON
+let usage = "usage: colbertkit verify|scores|preprocess|tokenize [--query|--document] --bundle DIR [TEXT...]"
+
+struct Tokenized: Encodable {
+    var input_ids: [Int]
+    var attention_mask: [Int]
+    var kept_positions: [Int]
+}
+
+func readTexts(_ positional: [String]) -> [String] {
+    if !positional.isEmpty { return positional }
+    let input = FileHandle.standardInput.readDataToEndOfFile()
+    guard let texts = try? JSONDecoder().decode([String].self, from: input) else {
+        fail("give texts as arguments or a JSON array of strings on stdin", code: 2)
+    }
+    return texts
+}
 
 func fail(_ message: String, code: Int32) -> Never {
     FileHandle.standardError.write(Data("error: \(message)\n".utf8))
@@ -39,12 +56,21 @@ case "scores":
     let documents = bundle.golden.documents.map { TokenVectors(rows: $0.vectors, dim: dim) }
     printJSON(queries.map { q in documents.map { Scoring.maxSim(q, $0) } })
 case "preprocess":
-    let input = FileHandle.standardInput.readDataToEndOfFile()
-    guard let texts = try? JSONDecoder().decode([String].self, from: input) else {
-        fail("preprocess reads a JSON array of strings on stdin", code: 2)
-    }
     let preprocess = TextPreprocessor(settings: bundle.settings)
-    printJSON(texts.map { preprocess($0) })
+    printJSON(readTexts([]).map { preprocess($0) })
+case "tokenize":
+    let isQuery = arguments.contains("--query")
+    guard isQuery != arguments.contains("--document") else { fail("tokenize takes --query or --document", code: 2) }
+    let tokenizer: ColBERTTokenizer
+    do { tokenizer = try ColBERTTokenizer(bundle: bundle) } catch { fail("\(error)", code: 1) }
+    let positional = arguments.enumerated().filter { index, value in
+        index > 0 && !value.hasPrefix("--") && index != flag + 1
+    }.map(\.element)
+    printJSON(readTexts(positional).map { text in
+        let one = tokenizer.encode([text], isQuery: isQuery)
+        return Tokenized(input_ids: one.inputIds[0], attention_mask: one.attentionMask[0],
+                         kept_positions: one.keep[0].enumerated().filter(\.element).map(\.offset))
+    })
 default:
     fail("unknown command \(command); \(usage)", code: 2)
 }

@@ -77,3 +77,22 @@ final class PreprocessTests: XCTestCase {
         XCTAssertEqual(TextPreprocessor.pythonLowercase(Array("İ".unicodeScalars)), "i\u{0307}")
     }
 }
+
+final class TokenizerTests: XCTestCase {
+    /// The expected split is what `tokenizers`' ByteLevel pre-tokenizer gives for the same string.
+    func testGPT2SplitLeavesTheLastSpaceToTheNextWord() {
+        let words = ByteLevel.split(Array("don't  stop\n\nnow 42!".unicodeScalars)).map { String(String.UnicodeScalarView($0)) }
+        XCTAssertEqual(words, ["don", "'t", " ", " stop", "\n", "\n", "now", " 42", "!"])
+    }
+
+    func testBytesMapToPrintableCharacters() {
+        XCTAssertEqual(ByteLevel.encode(" é"), ["Ġ", "Ã", "©"])
+    }
+
+    func testAComponentItDoesNotImplementIsRefusedByName() {
+        let json = Data(#"{"normalizer": {"type": "BertNormalizer"}, "pre_tokenizer": {"type": "BertPreTokenizer"}}"#.utf8)
+        XCTAssertThrowsError(try ByteLevelBPETokenizer(json: json)) { error in
+            XCTAssertEqual(error as? TokenizerError, .unsupported(component: "normalizer", type: "BertNormalizer"))
+        }
+    }
+}
