@@ -15,7 +15,7 @@ import pytest
 import runtimes
 from export import parity_texts
 from runtimes.colbert import maxsim
-from tests.conftest import flip_byte, read_json
+from tests.conftest import flip_byte, read_json, rehash
 
 PACKAGE = Path(__file__).resolve().parents[1] / "ios-demo" / "ColBERTKit"
 pytestmark = pytest.mark.skipif(shutil.which("swift") is None, reason="no Swift toolchain on this machine")
@@ -81,7 +81,8 @@ def random_texts(n: int, seed: int = 0) -> list[str]:
     pools = ["abcXYZ ", "ΣΑΟΔΥΕσς ", "İIıKÅẞǅΩ ", "東京日本 ", "🙂👩\u200d👩 ", "\u0301\u0308\u200b\ufeff",
              "".join(map(chr, (9, 10, 11, 12, 13, 28, 29, 30, 31, 32, 133, 160, 5760, 8192, 8202, 8232, 8233, 8239,
                                 8287, 12288))),
-             "".join(chr(c) for c in rng.sample(range(0x20, 0x3000), 400))]
+             "".join(chr(c) for c in rng.sample(range(0x20, 0x3000), 400)),
+             "\u08df\u1acc\u1b7e\ua7ca\U0001f970\U0001fae0\u0378"]  # assigned after Unicode 8, or not at all
     return ["".join(rng.choice(rng.choice(pools)) for _ in range(rng.randint(0, 30))) for _ in range(n)]
 
 
@@ -97,12 +98,14 @@ def test_preprocessing_equals_the_python_runtime_on_thousands_of_texts(colbertki
     assert mismatches == []
 
 
-SPECIAL_TEXTS = ["[CLS] [SEP] [MASK] [PAD] [UNK] [Q] [D] [unused0] <|padding|> |||IP_ADDRESS|||",
+SPECIAL_TEXTS = ["[CLS] [SEP] [MASK] [PAD] [UNK] [Q] [D] [unused0] [UNUSED1] <|padding|> |||IP_ADDRESS|||",
+                 "🥰 🫠 ꟊ a\u0378b ǅ ΣΑΣ İ ß café x\u0301\u0323 a\u200bb a\u00adb a\ue000b ࣟy ᫌ ᭾",
+                 "supercalifragilisticexpialidocious" * 4, "東京都渋谷区 ¿qué? ‐dash",
                  "a  [MASK]  b", "[Q] starts", "ends [D] ", "x" + " " * 30 + "y", "don't you'll I'd 'S 'RE",
                  "a\n\n\nb", "tab\t\tend", "3.14159 is π", "ΣΙΣΥΦΟΣ"]
 
 
-@pytest.mark.parametrize("run_name", ["mxbai_run", "variant_run"])
+@pytest.mark.parametrize("run_name", ["mxbai_run", "variant_run", "trained_run"])  # BPE twice, WordPiece
 def test_tokenize_equals_the_python_runtime_on_thousands_of_texts(colbertkit, request, run_name):
     """Token ids, masks and kept positions of every text, as a query and as a document, each alone."""
     bundle = request.getfixturevalue(run_name).bundle("coreml")
@@ -128,7 +131,12 @@ def test_tokenize_takes_texts_as_arguments(colbertkit, mxbai_run):
     assert json.loads(result.stdout)[0]["input_ids"] == ids[0].tolist()
 
 
-def test_a_tokenizer_it_does_not_implement_is_refused_naming_the_component(colbertkit, trained_run):
-    result = run(colbertkit, "tokenize", trained_run.bundle("coreml"), "--query", "hello")
+def test_a_tokenizer_it_does_not_implement_is_refused_naming_the_component(colbertkit, trained_run, tmp_path):
+    bundle = shutil.copytree(trained_run.bundle("coreml"), tmp_path / "bundle")
+    tokenizer = read_json(bundle / "tokenizer.json")
+    tokenizer["normalizer"] = {"type": "Lowercase"}
+    (bundle / "tokenizer.json").write_text(json.dumps(tokenizer))
+    rehash(bundle)
+    result = run(colbertkit, "tokenize", bundle, "--query", "hello")
     assert result.returncode == 1
-    assert "normalizer of type BertNormalizer, which ColBERTKit does not implement" in result.stderr
+    assert "normalizer of type Lowercase, which ColBERTKit does not implement" in result.stderr

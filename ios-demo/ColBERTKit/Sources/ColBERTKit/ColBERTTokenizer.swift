@@ -12,7 +12,7 @@ public struct EncodedBatch: Sendable, Equatable {
 /// id (queries to query_length with expansion), and keep what PyLate returns.
 public struct ColBERTTokenizer: Sendable {
     public let settings: ColBERTSettings
-    private let tokenizer: ByteLevelBPETokenizer
+    private let tokenizer: HFTokenizer
     private let preprocess: TextPreprocessor
     private let skiplist: Set<Int>
 
@@ -25,7 +25,7 @@ public struct ColBERTTokenizer: Sendable {
 
     public init(tokenizerJSON: Data, settings: ColBERTSettings) throws(TokenizerError) {
         self.settings = settings
-        tokenizer = try ByteLevelBPETokenizer(json: tokenizerJSON)
+        tokenizer = try HFTokenizer(json: tokenizerJSON)
         preprocess = TextPreprocessor(settings: settings)
         skiplist = Set(settings.skiplistIds)
     }

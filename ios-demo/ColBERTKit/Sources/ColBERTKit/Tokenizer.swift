@@ -10,17 +10,28 @@ public enum TokenizerError: Error, Equatable, Sendable, CustomStringConvertible 
         switch self {
         case .unsupported(let component, let type):
             "tokenizer.json uses a \(component) of type \(type), which ColBERTKit does not implement " +
-                "(supported: byte-level BPE with NFC, as mxbai-edge-colbert-v0 ships)"
+                "(supported: byte-level BPE with NFC, as mxbai-edge-colbert-v0 ships, and BERT's WordPiece)"
         case .unreadable(let reason): "tokenizer.json cannot be read (\(reason))"
         case .unknownToken(let token): "tokenizer.json's post-processor names \(token), which is not in its vocabulary"
         }
     }
 }
 
-/// Hugging Face `tokenizers` for byte-level BPE: the added tokens split out of the text (non-normalized ones
-/// on the raw text, then normalized ones on the NFC text), the ByteLevel pre-tokenizer's GPT-2 split, BPE
-/// merges by rank, truncation, and the `[CLS] $A [SEP]` template.
-public struct ByteLevelBPETokenizer: Sendable {
+/// Hugging Face `tokenizers` for the two kinds the exporter supports: byte-level BPE with NFC (mxbai /
+/// ModernBERT) and WordPiece with BERT's normalizer and pre-tokenizer (MiniLM, ColBERTv2). The added tokens
+/// are split out of the text first (non-normalized ones on the raw text, then normalized ones on the
+/// normalized text), then the pre-tokenizer and the model run, then truncation and the single template.
+public struct HFTokenizer: Sendable {
+    enum Normalizer: Sendable {
+        case nfc
+        case bert(cleanText: Bool, chineseChars: Bool, stripAccents: Bool, lowercase: Bool)
+    }
+
+    enum Model: Sendable {
+        case bpe(ranks: [String: Int])  // "left right" -> merge rank
+        case wordPiece(unk: Int, prefix: String, maxCharacters: Int)
+    }
+
     struct AddedToken: Sendable {
         let content: [Unicode.Scalar]
         let id: Int
@@ -30,8 +41,9 @@ public struct ByteLevelBPETokenizer: Sendable {
         let singleWord: Bool  // matches only between non-word characters
     }
 
+    private let normalizer: Normalizer
+    private let model: Model
     private let vocab: [String: Int]
-    private let ranks: [String: Int]  // "left right" -> merge rank
     private let added: [AddedToken]
     private let prefix: [Int]  // the template's special ids before $A
     private let suffix: [Int]  // and after it
@@ -44,33 +56,50 @@ public struct ByteLevelBPETokenizer: Sendable {
             }
             root = object
         } catch let error as TokenizerError { throw error } catch { throw .unreadable("\(error)") }
-        try Self.require(root["normalizer"], "normalizer", ["NFC"])
-        try Self.require(root["pre_tokenizer"], "pre_tokenizer", ["ByteLevel"])
-        try Self.require(root["model"], "model", ["BPE"])
-        try Self.require(root["post_processor"], "post_processor", ["TemplateProcessing"])
-        let pre = root["pre_tokenizer"] as? [String: Any] ?? [:]
-        if (pre["add_prefix_space"] as? Bool) == true || (pre["use_regex"] as? Bool) == false {
-            throw .unsupported(component: "pre_tokenizer", type: "ByteLevel with add_prefix_space or without its regex")
-        }
+        let normalizerType = try Self.require(root["normalizer"], "normalizer", ["NFC", "BertNormalizer"])
+        let bpe = normalizerType == "NFC"  // the two supported kinds, whole
+        try Self.require(root["pre_tokenizer"], "pre_tokenizer", [bpe ? "ByteLevel" : "BertPreTokenizer"])
+        try Self.require(root["model"], "model", [bpe ? "BPE" : "WordPiece"])
+        try Self.require(root["post_processor"], "post_processor", ["TemplateProcessing", "BertProcessing"])
         guard let model = root["model"] as? [String: Any], let vocab = model["vocab"] as? [String: Int] else {
-            throw .unreadable("the BPE model has no vocab")
-        }
-        if (model["byte_fallback"] as? Bool) == true || (model["ignore_merges"] as? Bool) == true
-            || model["continuing_subword_prefix"] is String || model["end_of_word_suffix"] is String {
-            throw .unsupported(component: "model", type: "BPE with byte_fallback, ignore_merges or affixes")
+            throw .unreadable("the model has no vocab")
         }
         self.vocab = vocab
-        var ranks: [String: Int] = [:]
-        for (rank, merge) in (model["merges"] as? [Any] ?? []).enumerated() {
-            if let pair = merge as? [String], pair.count == 2 { ranks[pair[0] + " " + pair[1]] = rank }
-            else if let line = merge as? String { ranks[line] = rank }
+        if bpe {
+            let pre = root["pre_tokenizer"] as? [String: Any] ?? [:]
+            if (pre["add_prefix_space"] as? Bool) == true || (pre["use_regex"] as? Bool) == false {
+                throw .unsupported(component: "pre_tokenizer", type: "ByteLevel with add_prefix_space or without its regex")
+            }
+            if (model["byte_fallback"] as? Bool) == true || (model["ignore_merges"] as? Bool) == true
+                || model["continuing_subword_prefix"] is String || model["end_of_word_suffix"] is String {
+                throw .unsupported(component: "model", type: "BPE with byte_fallback, ignore_merges or affixes")
+            }
+            var ranks: [String: Int] = [:]
+            for (rank, merge) in (model["merges"] as? [Any] ?? []).enumerated() {
+                if let pair = merge as? [String], pair.count == 2 { ranks[pair[0] + " " + pair[1]] = rank }
+                else if let line = merge as? String { ranks[line] = rank }
+            }
+            normalizer = .nfc
+            self.model = .bpe(ranks: ranks)
+        } else {
+            let n = root["normalizer"] as? [String: Any] ?? [:]
+            let lowercase = (n["lowercase"] as? Bool) ?? true
+            normalizer = .bert(cleanText: (n["clean_text"] as? Bool) ?? true,
+                               chineseChars: (n["handle_chinese_chars"] as? Bool) ?? true,
+                               stripAccents: (n["strip_accents"] as? Bool) ?? lowercase, lowercase: lowercase)
+            guard let unkToken = model["unk_token"] as? String, let unk = vocab[unkToken] else {
+                throw .unreadable("the WordPiece model has no unk_token in its vocab")
+            }
+            self.model = .wordPiece(unk: unk, prefix: (model["continuing_subword_prefix"] as? String) ?? "##",
+                                    maxCharacters: (model["max_input_chars_per_word"] as? Int) ?? 100)
         }
-        self.ranks = ranks
         var added: [AddedToken] = []
         for entry in root["added_tokens"] as? [[String: Any]] ?? [] {
-            guard let content = entry["content"] as? String, let id = entry["id"] as? Int else { continue }
+            guard var content = entry["content"] as? String, let id = entry["id"] as? Int else { continue }
+            let normalized = (entry["normalized"] as? Bool) ?? true
+            if normalized { content = Self.normalize(content, normalizer) }  // matched on normalized text
             added.append(AddedToken(content: Array(content.unicodeScalars), id: id,
-                                    normalized: (entry["normalized"] as? Bool) ?? true,
+                                    normalized: normalized,
                                     lstrip: (entry["lstrip"] as? Bool) ?? false, rstrip: (entry["rstrip"] as? Bool) ?? false,
                                     singleWord: (entry["single_word"] as? Bool) ?? false))
         }
@@ -78,13 +107,21 @@ public struct ByteLevelBPETokenizer: Sendable {
         (prefix, suffix) = try Self.template(root["post_processor"] as? [String: Any] ?? [:], added)
     }
 
-    static func require(_ component: Any?, _ name: String, _ supported: Set<String>) throws(TokenizerError) {
+    @discardableResult
+    static func require(_ component: Any?, _ name: String, _ supported: Set<String>) throws(TokenizerError) -> String {
         let type = (component as? [String: Any])?["type"] as? String ?? "none"
         if !supported.contains(type) { throw .unsupported(component: name, type: type) }
+        return type
     }
 
     /// The special ids the single-sequence template puts before and after the text.
     static func template(_ processor: [String: Any], _ added: [AddedToken]) throws(TokenizerError) -> ([Int], [Int]) {
+        if processor["type"] as? String == "BertProcessing" {  // "cls": ["[CLS]", 101], "sep": ["[SEP]", 102]
+            guard let cls = (processor["cls"] as? [Any])?.last as? Int, let sep = (processor["sep"] as? [Any])?.last as? Int else {
+                throw .unknownToken("BertProcessing's cls or sep")
+            }
+            return ([cls], [sep])
+        }
         var before: [Int] = [], after: [Int] = [], seen = false
         let specials = processor["special_tokens"] as? [String: [String: Any]] ?? [:]
         for piece in processor["single"] as? [[String: Any]] ?? [] {
@@ -103,7 +140,7 @@ public struct ByteLevelBPETokenizer: Sendable {
             switch piece {
             case .token(let id): ids.append(id)
             case .text(let raw):
-                let normalized = Array(String(String.UnicodeScalarView(raw)).precomposedStringWithCanonicalMapping.unicodeScalars)
+                let normalized = Array(Self.normalize(String(String.UnicodeScalarView(raw)), normalizer).unicodeScalars)
                 for inner in splitAddedTokens(normalized, normalizedPass: true) {
                     switch inner {
                     case .token(let id): ids.append(id)
@@ -162,13 +199,46 @@ public struct ByteLevelBPETokenizer: Sendable {
     }
 
     func modelIds(_ text: [Unicode.Scalar]) -> [Int] {
-        ByteLevel.split(text).flatMap { word in
-            bpe(ByteLevel.encode(String(String.UnicodeScalarView(word)))).compactMap { vocab[$0] }
+        switch model {
+        case .bpe(let ranks):
+            return ByteLevel.split(text).flatMap { word in
+                Self.bpe(ByteLevel.encode(String(String.UnicodeScalarView(word))), ranks).compactMap { vocab[$0] }
+            }
+        case .wordPiece(let unk, let prefix, let maxCharacters):
+            return Bert.split(text).flatMap { Self.wordPiece($0, vocab, unk, prefix, maxCharacters) }
         }
     }
 
+    static func normalize(_ text: String, _ normalizer: Normalizer) -> String {
+        switch normalizer {
+        case .nfc: text.precomposedStringWithCanonicalMapping
+        case .bert(let clean, let chinese, let strip, let lowercase):
+            Bert.normalize(text, cleanText: clean, chineseChars: chinese, stripAccents: strip, lowercase: lowercase)
+        }
+    }
+
+    /// Greedy longest-prefix WordPiece; a word with a piece outside the vocabulary, or longer than
+    /// `maxCharacters`, is one unknown token.
+    static func wordPiece(_ word: [Unicode.Scalar], _ vocab: [String: Int], _ unk: Int, _ prefix: String,
+                          _ maxCharacters: Int) -> [Int] {
+        if word.count > maxCharacters { return [unk] }
+        var ids: [Int] = [], start = 0
+        while start < word.count {
+            var end = word.count, found: Int?
+            while start < end {
+                let piece = (start > 0 ? prefix : "") + String(String.UnicodeScalarView(word[start ..< end]))
+                if let id = vocab[piece] { found = id; break }
+                end -= 1
+            }
+            guard let found else { return [unk] }
+            ids.append(found)
+            start = end
+        }
+        return ids
+    }
+
     /// Merges the adjacent pair of lowest rank, leftmost first, until none is left.
-    func bpe(_ symbols: [String]) -> [String] {
+    static func bpe(_ symbols: [String], _ ranks: [String: Int]) -> [String] {
         var word = symbols
         while word.count > 1 {
             var best: (rank: Int, index: Int)?
