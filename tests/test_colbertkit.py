@@ -140,3 +140,38 @@ def test_a_tokenizer_it_does_not_implement_is_refused_naming_the_component(colbe
     result = run(colbertkit, "tokenize", bundle, "--query", "hello")
     assert result.returncode == 1
     assert "normalizer of type Lowercase, which ColBERTKit does not implement" in result.stderr
+
+
+def replay_recordings(bundle: Path) -> list[dict]:
+    """What the Python runtime's engine gives for the exact inputs of every golden text (all positions)."""
+    runtime = runtimes.load(bundle)
+    golden = read_json(bundle / "golden.json")
+    out = []
+    for entries, is_query in ((golden["queries"], True), (golden["documents"], False)):
+        for entry in entries:
+            ids, mask = runtime.tokenizer.encode([entry["text"]], is_query)
+            vectors = runtime.engine.encode(ids, mask, is_query)[0]
+            out.append({"input_ids": ids[0].tolist(), "attention_mask": mask[0].tolist(), "vectors": vectors.tolist()})
+    return out
+
+
+@pytest.mark.parametrize("run_name, target", [("mxbai_run", "coreml"), ("trained_run", "onnx")])
+def test_selftest_runs_the_whole_path_with_the_replay_encoder(colbertkit, request, tmp_path, run_name, target):
+    """The replay encoder is a TEST DOUBLE: vectors the Python runtime computed for these exact ids."""
+    bundle = request.getfixturevalue(run_name).bundle(target, "fp16")
+    recordings = replay_recordings(bundle)
+    replay = tmp_path / "replay.json"
+    replay.write_text(json.dumps(recordings))
+    result = run(colbertkit, "selftest", bundle, "--replay", str(replay))
+    report = json.loads(result.stdout)
+    assert result.returncode == 0 and report["passed"] and report["idsExact"], report
+    assert report["cosineMin"] > 0.999 and report["maxsimRelativeErrorMax"] < 5e-3
+
+    recordings[0]["vectors"] = (-np.asarray(recordings[0]["vectors"])).tolist()  # a wrong vector for the first text
+    replay.write_text(json.dumps(recordings))
+    result = run(colbertkit, "selftest", bundle, "--replay", str(replay))
+    assert result.returncode == 1 and any("cosine_min" in f for f in json.loads(result.stdout)["failures"])
+
+    replay.write_text(json.dumps(recordings[1:]))  # no vectors for the first text's ids: refused, not guessed
+    result = run(colbertkit, "selftest", bundle, "--replay", str(replay))
+    assert result.returncode == 1 and "the replay encoder has no vectors for ids" in result.stderr

@@ -7,7 +7,9 @@ import Foundation
 ///   preprocess  a JSON array of texts on stdin -> the texts as the tokenizer sees them, as JSON
 ///   tokenize    --query|--document TEXT... (or a JSON array on stdin) -> per text, alone: input_ids,
 ///               attention_mask and kept_positions, as JSON
-let usage = "usage: colbertkit verify|scores|preprocess|tokenize [--query|--document] --bundle DIR [TEXT...]"
+///   selftest    golden.json through tokenizer, encoder and scoring -> a report as JSON; exit 1 if it fails.
+///               `--replay FILE` uses the replay encoder (a test double of recorded vectors) instead of Core ML
+let usage = "usage: colbertkit verify|scores|preprocess|tokenize|selftest [--query|--document] [--replay FILE] --bundle DIR [TEXT...]"
 
 struct Tokenized: Encodable {
     var input_ids: [Int]
@@ -71,6 +73,20 @@ case "tokenize":
         return Tokenized(input_ids: one.inputIds[0], attention_mask: one.attentionMask[0],
                          kept_positions: one.keep[0].enumerated().filter(\.element).map(\.offset))
     })
+case "selftest":
+    guard let at = arguments.firstIndex(of: "--replay"), at + 1 < arguments.count,
+          let data = FileManager.default.contents(atPath: arguments[at + 1]) else {
+        fail("selftest needs --replay FILE here: Core ML runs only on Apple's systems", code: 2)
+    }
+    do {
+        let encoder = try ReplayEncoder(json: data, dim: bundle.settings.dim)
+        let pipeline = ColBERTPipeline(tokenizer: try ColBERTTokenizer(bundle: bundle), encoder: encoder)
+        let report = try await SelfTest.run(bundle: bundle, pipeline: pipeline)
+        printJSON(report)
+        exit(report.passed ? 0 : 1)
+    } catch {
+        fail("\(error)", code: 1)
+    }
 default:
     fail("unknown command \(command); \(usage)", code: 2)
 }

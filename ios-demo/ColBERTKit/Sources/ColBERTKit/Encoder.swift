@@ -1,0 +1,72 @@
+import Foundation
+
+/// A compiled encoder: one sequence of ids and mask in, one vector per position out.
+public protocol Encoder: Sendable {
+    func encode(inputIds: [Int], attentionMask: [Int]) async throws -> TokenVectors
+}
+
+public enum EncoderError: Error, Equatable, Sendable, CustomStringConvertible {
+    case noVectors(inputIds: [Int])
+    case unreadable(String)
+
+    public var description: String {
+        switch self {
+        case .noVectors(let ids): "the replay encoder has no vectors for ids \(ids.prefix(8))…; it only replays what it was given"
+        case .unreadable(let reason): "replay file cannot be read (\(reason))"
+        }
+    }
+}
+
+/// TEST DOUBLE, not a model: replays vectors the Python runtime computed for exact inputs, so the whole
+/// path (tokenise, encode, filter, score, rank) runs where Core ML cannot. Refuses any other input.
+public struct ReplayEncoder: Encoder {
+    struct Recording: Decodable {
+        let input_ids: [Int]
+        let attention_mask: [Int]
+        let vectors: [[Float]]
+    }
+
+    private let table: [[Int]: TokenVectors]
+
+    public init(json data: Data, dim: Int) throws(EncoderError) {
+        let recordings: [Recording]
+        do { recordings = try JSONDecoder().decode([Recording].self, from: data) } catch {
+            throw .unreadable("\(error)")
+        }
+        table = Dictionary(recordings.map { ($0.input_ids + $0.attention_mask, TokenVectors(rows: $0.vectors, dim: dim)) },
+                           uniquingKeysWith: { first, _ in first })
+    }
+
+    public func encode(inputIds: [Int], attentionMask: [Int]) async throws -> TokenVectors {
+        guard let vectors = table[inputIds + attentionMask] else { throw EncoderError.noVectors(inputIds: inputIds) }
+        return vectors
+    }
+}
+
+/// Tokenise, encode one text at a time, and keep the vectors PyLate keeps.
+public struct ColBERTPipeline: Sendable {
+    public let tokenizer: ColBERTTokenizer
+    public let encoder: any Encoder
+
+    public init(tokenizer: ColBERTTokenizer, encoder: any Encoder) {
+        self.tokenizer = tokenizer
+        self.encoder = encoder
+    }
+
+    public func encode(_ texts: [String], isQuery: Bool) async throws -> [TokenVectors] {
+        var out: [TokenVectors] = []
+        for text in texts {
+            let batch = tokenizer.encode([text], isQuery: isQuery)
+            let all = try await encoder.encode(inputIds: batch.inputIds[0], attentionMask: batch.attentionMask[0])
+            let dim = all.dim
+            let kept = batch.keep[0].enumerated().filter(\.element).flatMap { row, _ in all.values[row * dim ..< (row + 1) * dim] }
+            out.append(TokenVectors(values: kept, dim: dim))
+        }
+        return out
+    }
+
+    public func rank(_ query: String, _ documents: [String], k: Int) async throws -> [(index: Int, score: Float)] {
+        let q = try await encode([query], isQuery: true)[0]
+        return Scoring.rank(q, try await encode(documents, isQuery: false), k: k)
+    }
+}
