@@ -8,9 +8,11 @@ public protocol Encoder: Sendable {
 public enum EncoderError: Error, Equatable, Sendable, CustomStringConvertible {
     case noVectors(inputIds: [Int])
     case unreadable(String)
+    case noOutput(String)
 
     public var description: String {
         switch self {
+        case .noOutput(let name): "the model gave no \(name) multi-array; re-export the bundle"
         case .noVectors(let ids): "the replay encoder has no vectors for ids \(ids.prefix(8))…; it only replays what it was given"
         case .unreadable(let reason): "replay file cannot be read (\(reason))"
         }
