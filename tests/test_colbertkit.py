@@ -42,8 +42,8 @@ def test_swift_package_tests_pass(colbertkit):
     assert re.search(r"Executed [1-9]\d* tests, with 0 failures", result.stdout)
 
 
-def test_verify_accepts_a_published_core_ml_bundle(colbertkit, mxbai_run):
-    result = run(colbertkit, "verify", mxbai_run.bundle("coreml", "int8"))
+def test_verify_accepts_a_published_core_ml_bundle(colbertkit, trained_run):
+    result = run(colbertkit, "verify", trained_run.bundle("coreml", "int8"))
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("OK coreml-int8")
 
@@ -56,7 +56,7 @@ def test_verify_accepts_a_published_core_ml_bundle(colbertkit, mxbai_run):
     (lambda b: (b / "manifest.json").unlink(), "is not a bundle: no manifest.json"),
 ])
 def test_verify_refuses_tampered_missing_and_foreign_files(colbertkit, mxbai_run, tmp_path, change, message):
-    bundle = shutil.copytree(mxbai_run.bundle("coreml", "fp16"), tmp_path / "bundle")
+    bundle = shutil.copytree(mxbai_run.bundle("coreml"), tmp_path / "bundle")
     change(bundle)
     result = run(colbertkit, "verify", bundle)
     assert result.returncode == 1 and message in result.stderr, result.stderr
@@ -64,7 +64,7 @@ def test_verify_refuses_tampered_missing_and_foreign_files(colbertkit, mxbai_run
 
 
 def test_maxsim_of_the_golden_vectors_matches_the_python_runtime(colbertkit, mxbai_run, trained_run):
-    for bundle in (mxbai_run.bundle("coreml", "fp16"), trained_run.bundle("coreml", "int8")):
+    for bundle in (mxbai_run.bundle("coreml"), trained_run.bundle("coreml", "int8")):
         result = run(colbertkit, "scores", bundle)
         assert result.returncode == 0, result.stderr
         golden = read_json(bundle / "golden.json")
@@ -155,10 +155,10 @@ def replay_recordings(bundle: Path) -> list[dict]:
     return out
 
 
-@pytest.mark.parametrize("run_name, target", [("mxbai_run", "coreml"), ("trained_run", "onnx")])
-def test_selftest_runs_the_whole_path_with_the_replay_encoder(colbertkit, request, tmp_path, run_name, target):
+@pytest.mark.parametrize("run_name, target, precision", [("mxbai_run", "coreml", "fp32"), ("trained_run", "coreml", "fp16")])
+def test_selftest_runs_the_whole_path_with_the_replay_encoder(colbertkit, request, tmp_path, run_name, target, precision):
     """The replay encoder is a TEST DOUBLE: vectors the Python runtime computed for these exact ids."""
-    bundle = request.getfixturevalue(run_name).bundle(target, "fp16")
+    bundle = request.getfixturevalue(run_name).bundle(target, precision)
     recordings = replay_recordings(bundle)
     replay = tmp_path / "replay.json"
     replay.write_text(json.dumps(recordings))

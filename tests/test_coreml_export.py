@@ -21,27 +21,27 @@ ON_MAC = pytest.mark.skipif(not coreml_available(), reason="Core ML predictions 
                                                            "on Linux the gate runs through the MIL interpreter")
 
 
-def test_deployment_targets_and_shapes_in_the_manifest(mxbai_run):
+def test_deployment_targets_and_shapes_in_the_manifest(trained_run):
     for precision in PRECISIONS:
-        b = mxbai_run.bundle("coreml", precision)
+        b = trained_run.bundle("coreml", precision)
         manifest = read_json(b / "manifest.json")
         assert manifest["details"]["minimum_deployment_target"] == ("iOS18" if precision == "int8" else "iOS17")
         assert all(p.startswith(f"{PACKAGE}/") for p in manifest["files"] if "mlpackage" in p)
         io = read_json(b / "colbert.json")["io"]
-        assert [i["dtype"] for i in io["inputs"]] == ["int32", "int32"] and io["max_sequence"] == 512
+        assert [i["dtype"] for i in io["inputs"]] == ["int32", "int32"] and io["max_sequence"] == 256
 
 
-def test_programs_use_the_expected_ops_and_dtypes(mxbai_run):
-    ops = {p: set(MilProgram(mxbai_run.bundle("coreml", p) / PACKAGE).op_types()) for p in PRECISIONS}
-    assert ENCODER_OPS <= ops["fp32"]
+def test_programs_use_the_expected_ops_and_dtypes(mxbai_run, trained_run):
+    assert ENCODER_OPS <= set(MilProgram(mxbai_run.bundle("coreml") / PACKAGE).op_types())  # ModernBERT: RoPE ops
+    ops = {p: set(MilProgram(trained_run.bundle("coreml", p) / PACKAGE).op_types()) for p in PRECISIONS}
     assert "constexpr_blockwise_shift_scale" in ops["int8"] and "constexpr_blockwise_shift_scale" not in ops["fp32"]
-    program = MilProgram(mxbai_run.bundle("coreml", "fp16") / PACKAGE)
+    program = MilProgram(trained_run.bundle("coreml", "fp16") / PACKAGE)
     dtypes = {o.type.tensorType.dataType for op in program.operations if op.type == "linear" for o in op.outputs}
     assert dtypes == {10}  # MIL FLOAT16: the interpreter holds fp16 programs' tensors in fp16
 
 
-def test_fp16_has_no_nan_or_inf(mxbai_run):
-    runtime = runtimes.load(mxbai_run.bundle("coreml", "fp16"))
+def test_fp16_has_no_nan_or_inf(trained_run):
+    runtime = runtimes.load(trained_run.bundle("coreml", "fp16"))
     texts = ["", "東京 🙂", "?!?!", "word " * 900]
     for vectors in runtime.encode_queries(texts) + runtime.encode_documents(texts):
         assert np.isfinite(vectors).all()
@@ -87,9 +87,9 @@ def test_a_changed_weight_is_caught_by_the_golden_vectors(mxbai_run, tmp_path, c
 
 @ON_MAC
 @pytest.mark.parametrize("precision", PRECISIONS)
-def test_core_ml_agrees_with_the_interpreter(mxbai_run, precision):
-    package = mxbai_run.bundle("coreml", precision) / PACKAGE
-    core_ml, interpreter = CoremlEngine(package, 512, use_coreml=True), CoremlEngine(package, 512, use_coreml=False)
+def test_core_ml_agrees_with_the_interpreter(trained_run, precision):
+    package = trained_run.bundle("coreml", precision) / PACKAGE
+    core_ml, interpreter = CoremlEngine(package, 256, use_coreml=True), CoremlEngine(package, 256, use_coreml=False)
     ids = np.random.default_rng(0).integers(1000, 2000, (2, 200))
     mask = np.ones_like(ids)
     mask[1, 150:] = 0
@@ -100,5 +100,5 @@ def test_core_ml_agrees_with_the_interpreter(mxbai_run, precision):
 
 
 @ON_MAC
-def test_gate_through_core_ml(mxbai_run):
-    assert main(["verify", "--full", str(mxbai_run.bundle("coreml", "fp16"))]) == 0
+def test_gate_through_core_ml(trained_run):
+    assert main(["verify", "--full", str(trained_run.bundle("coreml", "fp16"))]) == 0

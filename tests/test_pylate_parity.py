@@ -16,7 +16,7 @@ from runtimes.colbert import ColbertTokenizer
 from tests.conftest import PRECISIONS, TARGET_NAMES
 
 # export run fixture -> its precisions; fp16 and int8 only count on the trained weights
-RUNS = {"trained_run": PRECISIONS, "mxbai_run": PRECISIONS, "variant_run": ("fp32",)}
+RUNS = {"trained_run": PRECISIONS, "mxbai_run": ("fp32",), "variant_run": ("fp32",)}
 CHECKPOINTS = ("minilm_checkpoint", "mxbai_checkpoint", "variant_checkpoint")
 
 
