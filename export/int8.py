@@ -116,6 +116,3 @@ def as_float_linear(module: Int8Linear) -> nn.Linear:
         linear.bias.data = module.bias.data
     return linear
 
-
-def as_float_embedding(module: Int8Embedding) -> nn.Embedding:
-    return nn.Embedding.from_pretrained(dequantize(module.values, module.scale), freeze=True)

@@ -31,7 +31,7 @@ class CoremlEngine:
             else:
                 self._program = MilProgram(package)
         except MilError as e:
-            raise BundleError(first_line(e)) from None
+            raise BundleError(f"{first_line(e)}; re-export the bundle") from None
         except Exception as e:  # coremltools raises RuntimeError / ValueError with long text
             raise BundleError(f"{package}: Core ML cannot load it ({first_line(e)}); re-export the bundle") from None
 

@@ -29,10 +29,19 @@ def _feeds_on_logits(op) -> bool:
     return any(p.op_type == "matmul" or (p.op_type in LOGIT_OPS and _feeds_on_logits(p)) for p in producers)
 
 
+def _after_the_last_layer_norm(op) -> bool:
+    """The Dense head and the L2 norm: every op past the backbone's final LayerNorm."""
+    ops = list(op.enclosing_block.operations)
+    last = max((i for i, o in enumerate(ops) if o.op_type == "layer_norm"), default=len(ops))
+    return ops.index(op) > last
+
+
 def _in_fp16(op) -> bool:
     """Core ML's fp16 precision casts every op; keep in fp32 what the encoder keeps in fp32 in every fp16 model
-    (attention logits with their scale and mask, softmax, LayerNorm): fp16 logits miss the fp16 tier."""
-    return op.op_type not in FP32_OPS and not (op.op_type in LOGIT_OPS and _feeds_on_logits(op))
+    (attention logits with their scale and mask, softmax, LayerNorm, the head and the L2 norm): with fp16
+    logits the trained MiniLM misses the fp16 tier, and with an fp16 head its int8 misses the int8 tier."""
+    return (op.op_type not in FP32_OPS and not (op.op_type in LOGIT_OPS and _feeds_on_logits(op))
+            and not _after_the_last_layer_norm(op))
 
 
 def _convert(model: nn.Module, max_sequence: int, precision: str, deployment_target):
@@ -47,12 +56,16 @@ def _convert(model: nn.Module, max_sequence: int, precision: str, deployment_tar
 
 
 def _blockwise_int8(model):
-    """Per-block int8 of every weight: the values already sit on the int8 format's group-32 grid, and
-    99.8% of GPTQ groups hold a +-127, which pins the re-derived scale."""
+    """Per-block int8 of every Linear weight: the values already sit on the int8 format's group-32 grid, and
+    99.8% of GPTQ groups hold a +-127, which pins the re-derived scale (coremltools' symmetric range is
+    -127..127). Gathers are skipped: coremltools blocks a gathered table along its rows, not the int8
+    format's groups, so the token table keeps its own int8 rows and fp16 scales."""
     import coremltools.optimize.coreml as cto
 
-    config = cto.OptimizationConfig(global_config=cto.OpLinearQuantizerConfig(
-        mode="linear_symmetric", dtype="int8", granularity="per_block", block_size=int8.GROUP, weight_threshold=int8.GROUP))
+    config = cto.OptimizationConfig(
+        global_config=cto.OpLinearQuantizerConfig(mode="linear_symmetric", dtype="int8", granularity="per_block",
+                                                  block_size=int8.GROUP, weight_threshold=int8.GROUP),
+        op_type_configs={"gather": None})
     return cto.linear_quantize_weights(model, config)
 
 
@@ -66,7 +79,7 @@ RECIPES = {
 
 class Coreml(ExportTarget):
     def lower_int8(self, model: nn.Module) -> nn.Module:
-        return int8.lower(model, linear=int8.as_float_linear, embedding=int8.as_float_embedding)
+        return int8.lower(model, linear=int8.as_float_linear)
 
     def convert(self, context: ExportContext, model: nn.Module, precision: str, path: Path) -> tuple[IoSpec, dict]:
         import coremltools as ct
