@@ -124,7 +124,7 @@ def test_trained_checkpoint_holds_every_tier(trained_run, target):
     int8 = read_json(trained_run.bundle(target, "int8") / "manifest.json")
     assert int8["details"]["int8_recipe"] == "gptq" and int8["details"]["int8_group"] == 32
     sizes = {p: read_json(trained_run.bundle(target, p) / "manifest.json")["artifact_bytes"] for p in PRECISIONS}
-    assert sizes["fp16"] < 0.55 * sizes["fp32"] and sizes["int8"] < 0.5 * sizes["fp32"]
+    assert sizes["fp16"] < 0.55 * sizes["fp32"] and sizes["int8"] < 0.45 * sizes["fp32"]  # TFLite int8 is 44%
 
 
 @pytest.mark.parametrize("target", TARGET_NAMES)
