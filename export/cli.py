@@ -7,14 +7,13 @@ import time
 from pathlib import Path
 
 from runtimes.manifest import BundleError
-from runtimes.targets import TARGETS
+from runtimes.targets import PRECISIONS, TARGETS
 
 from .checkpoint import HUB_IDS, CheckpointError
 from .table import format_table
 
 EXIT_FAILED_GATE = 1
 EXIT_BAD_INPUT = 2
-PRECISIONS = ("fp32", "fp16", "int8")
 
 DESCRIPTION = """\
 Export Mixedbread's mxbai-edge-colbert-v0 retrievers (or any PyLate ColBERT checkpoint with a ModernBERT

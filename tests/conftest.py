@@ -18,13 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from runtimes.targets import TARGETS
+from runtimes.targets import PRECISIONS, TARGETS
 from tests.checkpoints import build_minilm_colbert, build_pylate_modernbert
 from tests.pylate_env import PyLate, pylate_python
 
 FIXTURE = Path(__file__).resolve().parents[2] / "shared/fixtures/mxbai-edge-colbert-v0"
 FIXTURE_TOKENIZER = FIXTURE / "tokenizer.json"
-PRECISIONS = ("fp32", "fp16", "int8")
 TARGET_NAMES = list(TARGETS)
 
 

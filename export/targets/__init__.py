@@ -21,12 +21,11 @@ from torch import nn
 
 from runtimes.colbert import ColbertSettings
 from runtimes.iospec import IoSpec
-from runtimes.targets import TARGETS
+from runtimes.targets import PRECISIONS, TARGETS
 
 from .. import int8
 from ..int8 import QuantizedWeight
 
-PRECISIONS = ("fp32", "fp16", "int8")
 EXAMPLE_LENGTH = 160  # past the 128-token window, so tracing sees the sliding-window branch
 MIN_SEQUENCE = 2  # torch.export specialises a dimension of size 1
 
