@@ -36,8 +36,10 @@ def test_programs_use_the_expected_ops_and_dtypes(mxbai_run, trained_run):
     ops = {p: set(MilProgram(trained_run.bundle("coreml", p) / PACKAGE).op_types()) for p in PRECISIONS}
     assert "constexpr_blockwise_shift_scale" in ops["int8"] and "constexpr_blockwise_shift_scale" not in ops["fp32"]
     program = MilProgram(trained_run.bundle("coreml", "fp16") / PACKAGE)
-    dtypes = {o.type.tensorType.dataType for op in program.operations if op.type == "linear" for o in op.outputs}
-    assert dtypes == {10}  # MIL FLOAT16: the interpreter holds fp16 programs' tensors in fp16
+    linears = [o.type.tensorType.dataType for op in program.operations if op.type == "linear" for o in op.outputs]
+    assert set(linears[:-1]) == {10} and linears[-1] == 11  # MIL FLOAT16 in the backbone, FLOAT32 for the Dense head
+    matmuls = {o.type.tensorType.dataType for op in program.operations if op.type == "matmul" for o in op.outputs}
+    assert matmuls == {11}  # attention logits and their weighted sum in fp32
 
 
 def test_fp16_has_no_nan_or_inf(trained_run):

@@ -6,13 +6,18 @@ import Foundation
 /// dropped) before lowercasing, and lowercasing maps each code point alone (no final sigma).
 ///
 /// Its category tables (controls, nonspacing marks, punctuation) are Unicode 8.0's: a code point assigned
-/// later counts as unassigned there, so it is neither dropped, stripped nor split off.
+/// later counts as unassigned there, so it is neither dropped, stripped nor split off, and the seven code
+/// points below still have their 8.0 category. Both found by comparing every code point with `tokenizers`.
 enum Bert {
     static let tableVersion = (major: 8, minor: 0)
+    static let unicode8Categories: [UInt32: Unicode.GeneralCategory] = [
+        0x166D: .otherPunctuation, 0x1734: .nonspacingMark, 0x1885: .otherLetter, 0x1886: .otherLetter,
+        0xA9BD: .spacingMark, 0x111C9: .otherPunctuation, 0x1171E: .nonspacingMark,
+    ]
 
     static func category(_ s: Unicode.Scalar) -> Unicode.GeneralCategory {
         guard let age = s.properties.age, (age.major, age.minor) <= tableVersion else { return .unassigned }
-        return s.properties.generalCategory
+        return unicode8Categories[s.value] ?? s.properties.generalCategory
     }
 
     static func normalize(_ text: String, cleanText: Bool, chineseChars: Bool, stripAccents: Bool, lowercase: Bool) -> String {
