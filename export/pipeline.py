@@ -88,8 +88,8 @@ class Exporter:
         """One bundle. A converter's crash becomes the Result's error, so the other bundles still build."""
         tag = f"[{target_name} {precision}]"
         staging = bundle.stage(self.out_root, self.checkpoint, target_name, precision)
-        exporter = target(target_name)
         try:
+            exporter = target(target_name)  # imports the converter: a missing one is this bundle's error too
             started = time.perf_counter()
             self.log(f"{tag} exporting")
             artifact = exporter.export(self.context(), precision, staging)

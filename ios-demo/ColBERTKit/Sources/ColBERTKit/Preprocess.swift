@@ -10,9 +10,10 @@ public struct TextPreprocessor: Sendable {
     }
 
     public func callAsFunction(_ text: String) -> String {
-        var scalars = Array(text.unicodeScalars)
-        while let first = scalars.first, strip.contains(first.value) { scalars.removeFirst() }
-        while let last = scalars.last, strip.contains(last.value) { scalars.removeLast() }
+        let all = Array(text.unicodeScalars)
+        guard let start = all.firstIndex(where: { !strip.contains($0.value) }),
+              let end = all.lastIndex(where: { !strip.contains($0.value) }) else { return "" }
+        let scalars = Array(all[start ... end])
         return lowercase ? Self.pythonLowercase(scalars) : String(String.UnicodeScalarView(scalars))
     }
 
