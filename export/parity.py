@@ -40,6 +40,7 @@ class ParityReport:
     thresholds: dict[str, tuple[str, float]]
     failed: list[str] = field(default_factory=list)
     texts: dict[str, int] = field(default_factory=dict)
+    shapes: dict[str, int] = field(default_factory=dict)  # fixed-shape entry point -> gate texts it ran, at batch 1
 
     def to_json(self) -> dict:
         return {
@@ -50,6 +51,7 @@ class ParityReport:
             "thresholds": {k: {"op": op, "value": v} for k, (op, v) in self.thresholds.items()},
             "failed": self.failed,
             "texts": self.texts,
+            "fixed_shapes": self.shapes,
         }
 
 
@@ -114,6 +116,17 @@ def failures(metrics: dict[str, float], thresholds: dict[str, tuple[str, float]]
     return failed
 
 
+def shape_use(runtime: ColbertRuntime) -> dict[str, int]:
+    """How many of the gate's texts each fixed-shape entry point runs at batch 1 (none for a dynamic sequence)."""
+    io = runtime.settings.io
+    use = dict.fromkeys(io.buckets, 0)
+    for texts, is_query in ((parity_texts.queries(), True), (parity_texts.documents(), False)):
+        for text in texts:
+            ids, _ = runtime.tokenizer.encode([text], is_query)
+            use[io.bucket_for(ids.shape[1], is_query)[0]] += 1
+    return use
+
+
 def run_gate(runtime: ColbertRuntime, reference: Encoded, precision: str) -> ParityReport:
     """Encode the gate's texts through the runtime at each batch size and hold them to the tier."""
     by_batch = {}
@@ -125,6 +138,8 @@ def run_gate(runtime: ColbertRuntime, reference: Encoded, precision: str) -> Par
         by_batch[str(size)] = compare(reference, candidate)
     metrics = worst(list(by_batch.values()))
     thresholds = TIERS[precision]
-    failed = failures(metrics, thresholds)
+    shapes = shape_use(runtime)
+    failed = failures(metrics, thresholds) + [f"fixed shape {name} ran none of the gate's texts"
+                                              for name, n in shapes.items() if n == 0]
     texts = {"queries": len(reference.queries), "documents": len(reference.documents)}
-    return ParityReport(precision, not failed, metrics, by_batch, thresholds, failed, texts)
+    return ParityReport(precision, not failed, metrics, by_batch, thresholds, failed, texts, shapes)

@@ -1,4 +1,8 @@
-"""Core ML bundles: Core ML itself on macOS, the numpy reference interpreter (runtimes.mil) elsewhere."""
+"""Core ML bundles: Core ML itself on macOS, the numpy reference interpreter (runtimes.mil) elsewhere.
+
+The package has one fixed-shape function per length bucket (colbert.json `io.buckets`), run as
+runtimes.fixed_shapes does. The query function loads with the engine; the others on first use.
+"""
 from __future__ import annotations
 
 import sys
@@ -6,10 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .colbert import ColbertSettings, check_sequence_bound
-from .iospec import OUTPUT
+from .colbert import ColbertSettings
+from .fixed_shapes import encode_in_buckets
+from .iospec import OUTPUT, IoSpec
 from .manifest import BundleError, first_line
-from .mil import MilError, MilProgram
+from .mil import MilError, MilProgram, function_names, read_spec
 
 
 def coreml_available() -> bool:
@@ -18,38 +23,56 @@ def coreml_available() -> bool:
 
 
 class CoremlEngine:
-    """Batch is fixed at 1 (the runtime loops); the sequence is flexible up to the export bound."""
-
-    def __init__(self, package: Path, max_sequence: int, use_coreml: bool | None = None):
-        self.max_sequence = max_sequence
+    def __init__(self, package: Path, io: IoSpec, pad_token_id: int, use_coreml: bool | None = None):
+        self.package = Path(package)
+        self.io = io
+        self.pad_token_id = pad_token_id
         self.use_coreml = coreml_available() if use_coreml is None else use_coreml
         try:
-            if self.use_coreml:
-                import coremltools as ct
-
-                self._model = ct.models.MLModel(str(package))
-            else:
-                self._program = MilProgram(package)
+            available = function_names(read_spec(self.package))
         except MilError as e:
             raise BundleError(f"{first_line(e)}; re-export the bundle") from None
-        except Exception as e:  # coremltools raises RuntimeError / ValueError with long text
-            raise BundleError(f"{package}: Core ML cannot load it ({first_line(e)}); re-export the bundle") from None
+        missing = sorted(set(io.buckets) - set(available))
+        if not io.buckets or missing:
+            raise BundleError(f"{self.package}: colbert.json names function(s) {', '.join(missing) or '(none)'} that "
+                              f"the model does not have (it has {', '.join(available)}); re-export the bundle")
+        self._functions: dict[str, object] = {}
+        self.function(io.bucket_for(1, is_query=True)[0])  # a broken package fails here, at load
 
-    def _run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        feed = {"input_ids": ids.astype(np.int32), "attention_mask": mask.astype(np.int32)}
+    def function(self, name: str):
+        """The loaded function `name`: an MLModel on macOS, else the interpreter's program."""
+        if name not in self.io.buckets:
+            raise ValueError(f"unknown function {name!r}; this bundle has {', '.join(self.io.buckets)}")
+        if name not in self._functions:
+            try:
+                if self.use_coreml:
+                    import coremltools as ct
+
+                    self._functions[name] = ct.models.MLModel(str(self.package), function_name=name)
+                else:
+                    self._functions[name] = MilProgram(self.package, name)
+            except MilError as e:
+                raise BundleError(f"{first_line(e)}; re-export the bundle") from None
+            except Exception as e:  # coremltools raises RuntimeError / ValueError with long text
+                raise BundleError(f"{self.package}: Core ML cannot load function {name} ({first_line(e)}); "
+                                  "re-export the bundle") from None
+        return self._functions[name]
+
+    def run_bucket(self, name: str, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        feed = {"input_ids": ids, "attention_mask": mask}
+        model = self.function(name)
         try:
-            out = self._model.predict(feed) if self.use_coreml else self._program.run(feed)
+            out = model.predict(feed) if self.use_coreml else model.run(feed)
         except MilError as e:
             raise BundleError(first_line(e)) from None
-        return np.asarray(out[OUTPUT], dtype=np.float32)
+        return out[OUTPUT]
 
     def encode(self, input_ids: np.ndarray, attention_mask: np.ndarray, is_query: bool = False) -> np.ndarray:
-        check_sequence_bound(input_ids.shape[1], self.max_sequence)
-        return np.concatenate([self._run(input_ids[i:i + 1], attention_mask[i:i + 1]) for i in range(len(input_ids))])
+        return encode_in_buckets(self.io, self.pad_token_id, self.run_bucket, input_ids, attention_mask, is_query)
 
 
 def load_engine(bundle_dir: Path, settings: ColbertSettings, manifest: dict, threads: int = 0) -> CoremlEngine:
     if threads:
         raise BundleError("Core ML bundles have no thread setting (Core ML schedules its own compute units, and "
                           "the MIL interpreter is a checker, not a runtime to tune); run without --threads")
-    return CoremlEngine(Path(bundle_dir) / manifest["artifact"], settings.io.max_sequence)
+    return CoremlEngine(Path(bundle_dir) / manifest["artifact"], settings.io, settings.pad_token_id)

@@ -57,3 +57,14 @@ class IoSpec:
 
     def index_dtype(self) -> str:
         return self.inputs[0].dtype
+
+    def bucket_for(self, length: int, is_query: bool) -> tuple[str, int]:
+        """The smallest fixed shape of the input's kind that holds `length` tokens: its name and length."""
+        kind = "query" if is_query else "document"
+        fitting = sorted((b.length, name) for name, b in self.buckets.items() if b.kind == kind and b.length >= length)
+        if not fitting:
+            largest = max((b.length for b in self.buckets.values() if b.kind == kind), default=0)
+            raise ValueError(f"{kind} of {length} tokens is past this bundle's largest {kind} shape of {largest}; "
+                             f"truncate to the {kind} length first")
+        bucket, name = fitting[0]
+        return name, bucket

@@ -1,7 +1,8 @@
 """A reference interpreter, in numpy, for Core ML ML Programs: runs an .mlpackage on any OS.
 
 It reads the package itself (the program in Data/com.apple.CoreML/model.mlmodel and the weights
-in weights/weight.bin) and executes the `main` function op by op:
+in weights/weight.bin) and executes one function op by op (`main`, or a multifunction model's named
+or default function):
 
 - every value is held in the dtype the program declares for it, so an fp16 program's tensors
   are fp16 between ops; inside an op, fp16 inputs are computed in fp32 and the result is
@@ -321,19 +322,32 @@ VARIADIC = {"concat": {"values"}}  # parameters that take a list of values
 # ---------------------------------------------------------------- the program
 
 
-class MilProgram:
-    """The `main` function of an .mlpackage, ready to run."""
+def function_names(spec) -> list[str]:
+    """A multifunction model's functions, or ["main"]."""
+    return [f.name for f in spec.description.functions] or ["main"]
 
-    def __init__(self, package: str | Path):
+
+def _input_specs(spec, function: str) -> dict:
+    described = {f.name: f for f in spec.description.functions}
+    inputs = described[function].input if described else spec.description.input
+    return {i.name: i for i in inputs}
+
+
+class MilProgram:
+    """One function of an .mlpackage, ready to run: `function`, else the model's default (or `main`)."""
+
+    def __init__(self, package: str | Path, function: str | None = None):
         self.package = Path(package)
         spec = read_spec(self.package)
+        self.function = function or spec.description.defaultFunctionName or "main"
         functions = spec.mlProgram.functions
-        if "main" not in functions:
-            raise MilError(f"{self.package}: the program has no main function")
-        main = functions["main"]
-        self.opset = main.opset
-        block = main.block_specializations[main.opset]
-        self.input_specs = {i.name: i for i in spec.description.input}
+        if self.function not in functions or self.function not in function_names(spec):
+            raise MilError(f"{self.package}: the program has no function {self.function!r} "
+                           f"(it has {', '.join(function_names(spec))})")
+        body = functions[self.function]
+        self.opset = body.opset
+        block = body.block_specializations[body.opset]
+        self.input_specs = _input_specs(spec, self.function)
         self.outputs = list(block.outputs)
         self.operations = list(block.operations)
         self._check_ops()
@@ -403,6 +417,8 @@ class MilProgram:
             upper = r.upperBound if r.upperBound >= 0 else None
             if n < r.lowerBound or (upper is not None and n > upper):
                 raise ValueError(f"{name}: dimension {axis} is {n}, the program takes {r.lowerBound}..{upper}")
+        if not ranges and list(value.shape) != list(array.shape):
+            raise ValueError(f"{name}: shape {list(value.shape)}, the function {self.function} takes {list(array.shape)}")
         return value.astype(NUMPY[_proto_modules().ArrayFeatureType.ArrayDataType.Name(array.dataType)])
 
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -1,7 +1,8 @@
 """What every registered target's bundles must do, run for each target in runtimes.targets.
 
-A new target gets all of it by registering itself. Target-specific behaviour (signatures, delegation,
-MIL ops) is tested in the target's own file; fidelity against PyLate in test_pylate_parity.py.
+A new target gets all of it by registering itself (and, with fixed shapes, by joining FIXED_SHAPES).
+Target-specific behaviour (delegation, MIL ops) is tested in the target's own file; fidelity against PyLate
+in test_pylate_parity.py.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from export.cli import main
 from runtimes.manifest import BundleError, read_manifest
 from tests.conftest import PRECISIONS, TARGET_NAMES, flip_byte, read_json, rehash
 
+FIXED_SHAPES = ("tflite", "coreml")  # one entry point per length bucket: TFLite signatures, Core ML functions
 EDGE_TEXTS = ["bees dance to share where flowers are", "", "   ", "東京 🙂 ✨", "?!...", "word " * 900]
 
 
@@ -41,6 +43,7 @@ def test_every_bundle_passes_the_gate_at_batch_1_and_8(mxbai_run, trained_run, t
             assert read_json(bundle / "manifest.json")["target"] == target
             io = read_json(bundle / "colbert.json")["io"]  # one bound: document_length, capped by BERT's positions
             assert io["max_sequence"] == bound and io["outputs"][0]["dtype"] == "float32"
+            assert set(parity["fixed_shapes"]) == set(io["buckets"]) and all(parity["fixed_shapes"].values())
 
 
 @pytest.mark.parametrize("target", TARGET_NAMES)
@@ -132,3 +135,53 @@ def test_bench_threads_are_honoured_or_refused(mxbai_run, target, capsys):
     code = main(["bench", "--runs", "1", "--threads", "1", str(mxbai_run.bundle(target))])
     out = capsys.readouterr().out
     assert code == 0 or "no thread setting" in out
+
+
+@pytest.mark.parametrize("target", FIXED_SHAPES)
+def test_one_entry_point_per_length_bucket(mxbai_run, trained_run, target):
+    io = read_json(mxbai_run.bundle(target) / "colbert.json")["io"]
+    assert [i["dtype"] for i in io["inputs"]] == ["int32", "int32"] and io["max_batch"] == 1
+    assert io["buckets"] == {
+        "encode_query": {"kind": "query", "length": 48},
+        "encode_document_128": {"kind": "document", "length": 128},
+        "encode_document_256": {"kind": "document", "length": 256},
+        "encode_document_512": {"kind": "document", "length": 512},
+    }
+    for precision in PRECISIONS:  # BERT: query_length 32, document_length 256
+        bert = read_json(trained_run.bundle(target, precision) / "colbert.json")["io"]
+        assert bert["buckets"] == {"encode_query": {"kind": "query", "length": 32},
+                                   "encode_document_128": {"kind": "document", "length": 128},
+                                   "encode_document_256": {"kind": "document", "length": 256}}
+
+
+@pytest.mark.parametrize("target", FIXED_SHAPES)
+def test_padding_to_a_bucket_leaves_real_tokens_alone(mxbai_run, target):
+    """The same 100 tokens through the 128 and the 512 entry point, and through ONNX with no padding."""
+    runtime = runtimes.load(mxbai_run.bundle(target))
+    ids, mask = runtime.tokenizer.encode(["padding must not leak into real tokens " * 40], is_query=False)
+    ids, mask = ids[:, :100], mask[:, :100]
+
+    def through(name: str, width: int) -> np.ndarray:
+        padded_ids = np.full((1, width), 7, np.int32)  # a real token id as padding: only the mask may hide it
+        padded_mask = np.zeros((1, width), np.int32)
+        padded_ids[0, :100], padded_mask[0, :100] = ids[0], mask[0]
+        return runtime.engine.run_bucket(name, padded_ids, padded_mask)[0, :100]
+
+    unpadded = runtimes.load(mxbai_run.bundle("onnx")).engine.encode(ids, mask)[0]
+    np.testing.assert_allclose(through("encode_document_128", 128), unpadded, atol=1e-5)
+    np.testing.assert_allclose(through("encode_document_512", 512), unpadded, atol=1e-5)
+    zeros = np.zeros((1, 8), np.int32)
+    with pytest.raises(ValueError, match="unknown .* 'encode_everything'"):
+        runtime.engine.run_bucket("encode_everything", zeros, zeros)
+
+
+@pytest.mark.parametrize("target", FIXED_SHAPES)
+def test_entry_point_missing_from_the_model_is_refused(mxbai_run, target, tmp_path):
+    b = copy_bundle(mxbai_run, target, tmp_path)
+    settings = read_json(b / "colbert.json")
+    settings["io"]["buckets"]["encode_document_1024"] = {"kind": "document", "length": 1024}
+    (b / "colbert.json").write_text(json.dumps(settings))
+    rehash(b)
+    with pytest.raises(BundleError, match="encode_document_1024 that the model does not have") as error:
+        runtimes.load(b)
+    assert "\n" not in str(error.value)

@@ -1,4 +1,4 @@
-"""Core ML bundles: what is Core ML's own (deployment targets, MIL programs, the interpreter's errors);
+"""Core ML bundles: what is Core ML's own (deployment target, functions, MIL programs, the interpreter's errors);
 the rest is in test_conformance.py. On macOS the bundles also run through Core ML itself; on Linux those
 tests skip."""
 from __future__ import annotations
@@ -12,7 +12,7 @@ import runtimes
 from export.cli import main
 from runtimes.coreml import CoremlEngine, coreml_available
 from runtimes.manifest import BundleError
-from runtimes.mil import MilProgram
+from runtimes.mil import MilError, MilProgram, read_spec
 from tests.conftest import PRECISIONS, read_json, rehash
 
 PACKAGE = "model.mlpackage"
@@ -21,18 +21,33 @@ ON_MAC = pytest.mark.skipif(not coreml_available(), reason="Core ML predictions 
                                                            "on Linux the gate runs through the MIL interpreter")
 
 
-def test_deployment_targets_and_shapes_in_the_manifest(trained_run):
+def test_one_fixed_shape_function_per_bucket_and_ios_18(trained_run):
+    """A multifunction package (iOS 18): every bucket a function with fixed [1, n] inputs, no flexible one."""
     for precision in PRECISIONS:
         b = trained_run.bundle("coreml", precision)
         manifest = read_json(b / "manifest.json")
-        assert manifest["details"]["minimum_deployment_target"] == ("iOS18" if precision == "int8" else "iOS17")
+        assert manifest["details"]["minimum_deployment_target"] == "iOS18"
         assert all(p.startswith(f"{PACKAGE}/") for p in manifest["files"] if "mlpackage" in p)
         io = read_json(b / "colbert.json")["io"]
-        assert [i["dtype"] for i in io["inputs"]] == ["int32", "int32"] and io["max_sequence"] == 256
+        expected = {name: [1, bucket["length"]] for name, bucket in io["buckets"].items()}
+        assert manifest["details"]["functions"] == expected and manifest["details"]["default_function"] == "encode_query"
+        spec = read_spec(b / PACKAGE)
+        assert spec.specificationVersion >= 9 and spec.description.defaultFunctionName == "encode_query"
+        assert set(spec.mlProgram.functions) == set(expected)
+        for function in spec.description.functions:
+            for i in function.input:
+                assert list(i.type.multiArrayType.shape) == expected[function.name]
+                assert not i.type.multiArrayType.shapeRange.sizeRanges  # fixed, not a RangeDim
+        with pytest.raises(ValueError, match="function encode_query takes \\[1, 32\\]"):
+            MilProgram(b / PACKAGE).run({"input_ids": np.ones((1, 33), np.int32),
+                                         "attention_mask": np.ones((1, 33), np.int32)})
+    with pytest.raises(MilError, match="no function 'main' .*it has encode_query"):
+        MilProgram(b / PACKAGE, "main")
 
 
 def test_programs_use_the_expected_ops_and_dtypes(mxbai_run, trained_run):
-    assert ENCODER_OPS <= set(MilProgram(mxbai_run.bundle("coreml") / PACKAGE).op_types())  # ModernBERT: RoPE ops
+    mxbai = mxbai_run.bundle("coreml") / PACKAGE
+    assert ENCODER_OPS <= set(MilProgram(mxbai, "encode_document_512").op_types())  # ModernBERT: RoPE ops
     ops = {p: set(MilProgram(trained_run.bundle("coreml", p) / PACKAGE).op_types()) for p in PRECISIONS}
     assert "constexpr_blockwise_shift_scale" in ops["int8"] and "constexpr_blockwise_shift_scale" not in ops["fp32"]
     program = MilProgram(trained_run.bundle("coreml", "fp16") / PACKAGE)
@@ -90,8 +105,9 @@ def test_a_changed_weight_is_caught_by_the_golden_vectors(mxbai_run, tmp_path, c
 @ON_MAC
 @pytest.mark.parametrize("precision", PRECISIONS)
 def test_core_ml_agrees_with_the_interpreter(trained_run, precision):
-    package = trained_run.bundle("coreml", precision) / PACKAGE
-    core_ml, interpreter = CoremlEngine(package, 256, use_coreml=True), CoremlEngine(package, 256, use_coreml=False)
+    runtime = runtimes.load(trained_run.bundle("coreml", precision))
+    package, io, pad = trained_run.bundle("coreml", precision) / PACKAGE, runtime.settings.io, runtime.settings.pad_token_id
+    core_ml, interpreter = CoremlEngine(package, io, pad, use_coreml=True), CoremlEngine(package, io, pad, use_coreml=False)
     ids = np.random.default_rng(0).integers(1000, 2000, (2, 200))
     mask = np.ones_like(ids)
     mask[1, 150:] = 0

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from runtimes.colbert import ColbertSettings
-from runtimes.iospec import IoSpec
+from runtimes.iospec import Bucket, IoSpec
 from runtimes.targets import PRECISIONS, TARGETS
 
 from .. import int8
@@ -28,6 +28,7 @@ from ..int8 import QuantizedWeight
 
 EXAMPLE_LENGTH = 160  # past the 128-token window, so tracing sees the sliding-window branch
 MIN_SEQUENCE = 2  # torch.export specialises a dimension of size 1
+DOCUMENT_BUCKETS = (128, 256)  # fixed document lengths besides the bound itself
 
 
 @dataclass
@@ -85,6 +86,15 @@ def example_inputs(length: int, dtype: torch.dtype = torch.int64) -> tuple[torch
     """One row of ordinary token ids and a full mask, for tracing."""
     ids = torch.randint(1000, 2000, (1, length), dtype=dtype, generator=torch.Generator().manual_seed(0))
     return ids, torch.ones_like(ids)
+
+
+def length_buckets(query_length: int, max_sequence: int) -> dict[str, Bucket]:
+    """The fixed shapes of a target that needs them (TFLite signatures, Core ML functions): entry point name ->
+    the kind of input it takes and its length. Queries have one length; documents go to the smallest that fits."""
+    out = {"encode_query": Bucket("query", query_length)}
+    for n in [b for b in DOCUMENT_BUCKETS if b < max_sequence] + [max_sequence]:
+        out[f"encode_document_{n}"] = Bucket("document", n)
+    return out
 
 
 def sequence_shapes(max_sequence: int) -> dict:

@@ -1,9 +1,11 @@
-"""Core ML: torch.export -> coremltools ML Program (.mlpackage), int32 inputs, a flexible sequence length.
+"""Core ML: torch.export -> coremltools ML Program (.mlpackage), int32 inputs, one function per fixed shape.
 
-The sequence is a RangeDim up to the bound and the batch is 1. Two inputs with EnumeratedShapes need
-iOS 18, so no shape is on a fixed (Neural Engine friendly) path; the manifest says so. fp16 is Core ML's
-fp16 compute precision. int8 holds the int8 format's values as fp32 weights, from which coremltools'
-per-block quantizer re-derives the same group-32 grid (`constexpr_blockwise_shift_scale`, iOS 18).
+The Neural Engine runs a flexible (RangeDim) sequence only at its default length, so the package is a
+multifunction model (iOS 18): the program is converted once with a flexible sequence, then materialized
+into one fixed-shape function per length bucket (the query length, and document buckets as TFLite has),
+with the weights shared between functions. The batch is 1. fp16 is Core ML's fp16 compute precision.
+int8 holds the int8 format's values as fp32 weights, from which coremltools' per-block quantizer
+re-derives the same group-32 grid (`constexpr_blockwise_shift_scale`).
 """
 from __future__ import annotations
 
@@ -12,11 +14,13 @@ from pathlib import Path
 
 from torch import nn
 
-from runtimes.iospec import OUTPUT, IoSpec
+from runtimes.iospec import INPUTS, OUTPUT, Bucket, IoSpec
 
 from .. import int8
-from . import EXAMPLE_LENGTH, MIN_SEQUENCE, ExportContext, ExportTarget, Int32Inputs, example_inputs, quiet, \
+from . import EXAMPLE_LENGTH, ExportContext, ExportTarget, Int32Inputs, example_inputs, length_buckets, quiet, \
     sequence_shapes
+
+DEFAULT_FUNCTION = "encode_query"
 
 
 FP32_OPS = {"matmul", "softmax", "layer_norm"}
@@ -44,7 +48,7 @@ def _in_fp16(op) -> bool:
             and not _after_the_last_layer_norm(op))
 
 
-def _convert(model: nn.Module, max_sequence: int, precision: str, deployment_target):
+def _convert(model: nn.Module, max_sequence: int, precision: str):
     import coremltools as ct
     import torch
 
@@ -52,7 +56,7 @@ def _convert(model: nn.Module, max_sequence: int, precision: str, deployment_tar
     program = torch.export.export(Int32Inputs(model).eval(), example, dynamic_shapes=sequence_shapes(max_sequence))
     compute = ct.precision.FLOAT32 if precision == "fp32" else ct.transform.FP16ComputePrecision(op_selector=_in_fp16)
     return ct.convert(program.run_decompositions({}), outputs=[ct.TensorType(OUTPUT)], convert_to="mlprogram",
-                      minimum_deployment_target=deployment_target, compute_precision=compute)
+                      minimum_deployment_target=ct.target.iOS18, compute_precision=compute)
 
 
 def _blockwise_int8(model):
@@ -69,11 +73,36 @@ def _blockwise_int8(model):
     return cto.linear_quantize_weights(model, config)
 
 
+def _fixed_shapes(model, buckets: dict[str, Bucket]):
+    """The flexible program materialized into one fixed-shape function per bucket, without the flexible one.
+    coremltools' own `materialize_dynamic_shape_mlmodel` re-runs its default passes including the fp16 cast,
+    which would turn an fp32 program fp16; this runs them without it (the precision is already set)."""
+    import coremltools as ct
+    from coremltools.converters.mil.converter import mil_convert
+    from coremltools.converters.mil.mil.passes.pass_pipeline import PassPipelineManager
+
+    program = model._mil_program
+    pipeline = ct.PassPipeline.DEFAULT
+    pipeline.remove_passes({"common::add_fp16_cast"})
+    pipeline.insert_pass(0, "common::materialize_symbolic_shape_program")
+    shapes = {name: {i: (1, b.length) for i in INPUTS} for name, b in buckets.items()}
+    pipeline.set_options("common::materialize_symbolic_shape_program",
+                         {"function_name_to_materialization_map": shapes, "source_function_name": "main"})
+    PassPipelineManager.apply_pipeline(program, pipeline)
+    del program.functions["main"]
+    program.default_function_name = DEFAULT_FUNCTION
+    program.export_as_multifunction = True
+    program.skip_all_passes = True
+    return mil_convert(program, convert_from="milinternal", convert_to="mlprogram",
+                       specification_version=ct.target.iOS18, compute_units=ct.ComputeUnit.CPU_ONLY,
+                       skip_model_load=True)
+
+
 RECIPES = {
     "fp32": "ML Program, fp32 compute",
     "fp16": "ML Program, fp16 compute precision",
     "int8": "GPTQ int8 Linear weights and int8 token embedding, one fp16 scale per 32 inputs "
-            "(constexpr_blockwise_shift_scale, iOS 18), fp16 compute",
+            "(constexpr_blockwise_shift_scale), fp16 compute",
 }
 
 
@@ -82,20 +111,19 @@ class Coreml(ExportTarget):
         return int8.lower(model, linear=int8.as_float_linear)
 
     def convert(self, context: ExportContext, model: nn.Module, precision: str, path: Path) -> tuple[IoSpec, dict]:
-        import coremltools as ct
-
-        deployment_target = ct.target.iOS18 if precision == "int8" else ct.target.iOS17
+        buckets = length_buckets(context.settings.query_length, context.max_sequence)
         with quiet("coremltools"):
-            package = _convert(model, context.max_sequence, precision, deployment_target)
+            package = _convert(model, context.max_sequence, precision)
             if precision == "int8":
                 package = _blockwise_int8(package)
+            package = _fixed_shapes(package, buckets)
             shutil.rmtree(path, ignore_errors=True)
             package.save(str(path))
-        io_spec = IoSpec.encoder(context.settings.dim, "int32", 1, context.max_sequence, MIN_SEQUENCE)
+        io_spec = IoSpec.encoder(context.settings.dim, "int32", 1, context.max_sequence, buckets=buckets)
         details = {
-            "minimum_deployment_target": deployment_target.name,
-            "flexible_shape": f"RangeDim [1, {MIN_SEQUENCE}..{context.max_sequence}]",
-            "neural_engine_fixed_shapes": [],  # EnumeratedShapes on two inputs need iOS 18; none here
+            "minimum_deployment_target": "iOS18",  # multifunction models; macOS 15
+            "functions": {name: [1, b.length] for name, b in buckets.items()},
+            "default_function": DEFAULT_FUNCTION,
         }
         return io_spec, details
 

@@ -19,18 +19,7 @@ from torch import nn
 from runtimes.iospec import OUTPUT, Bucket, IoSpec
 
 from .. import int8
-from . import ExportContext, ExportTarget, Int32Inputs, example_inputs, quiet
-
-DOCUMENT_BUCKETS = (128, 256)  # besides the bound itself
-
-
-def buckets(query_length: int, max_sequence: int) -> dict[str, Bucket]:
-    """Signature name -> the kind of input it takes and its fixed length."""
-    out = {"encode_query": Bucket("query", query_length)}
-    for n in [b for b in DOCUMENT_BUCKETS if b < max_sequence] + [max_sequence]:
-        out[f"encode_document_{n}"] = Bucket("document", n)
-    return out
-
+from . import ExportContext, ExportTarget, Int32Inputs, example_inputs, length_buckets, quiet
 
 def _convert(model: nn.Module, signatures: dict[str, Bucket], path: Path) -> None:
     import litert_torch
@@ -104,7 +93,7 @@ class Tflite(ExportTarget):
         return int8.lower(model, linear=_GroupedLinear, embedding=_fp32_scales)
 
     def convert(self, context: ExportContext, model: nn.Module, precision: str, path: Path) -> tuple[IoSpec, dict]:
-        signatures = buckets(context.settings.query_length, context.max_sequence)
+        signatures = length_buckets(context.settings.query_length, context.max_sequence)
         float_model = context.workdir / f"tflite-{'int8' if precision == 'int8' else 'fp32'}.tflite"
         if not float_model.is_file():
             _convert(model, signatures, float_model)

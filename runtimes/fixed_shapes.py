@@ -1,0 +1,28 @@
+"""Running a model that has one fixed-shape entry point per length bucket (TFLite signatures, Core ML functions).
+
+Every row goes through the smallest bucket of its kind that holds the batch's length, padded with the pad
+token and attention mask 0, one row at a time (each entry point is batch 1); the padding is cut off again.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .iospec import IoSpec
+
+# an engine's `run_bucket`: (entry point name, int32 ids [1, n], mask [1, n]) -> vectors [1, n, dim]
+RunBucket = Callable[[str, np.ndarray, np.ndarray], np.ndarray]
+
+
+def encode_in_buckets(io: IoSpec, pad_token_id: int, run: RunBucket, input_ids: np.ndarray,
+                      attention_mask: np.ndarray, is_query: bool) -> np.ndarray:
+    batch, length = input_ids.shape
+    name, bucket = io.bucket_for(length, is_query)
+    ids = np.full((1, bucket), pad_token_id, dtype=np.int32)
+    mask = np.zeros((1, bucket), dtype=np.int32)
+    out = []
+    for row in range(batch):
+        ids[0, :length], mask[0, :length] = input_ids[row], attention_mask[row]
+        out.append(np.asarray(run(name, ids, mask), dtype=np.float32)[0, :length])
+    return np.stack(out)
