@@ -15,9 +15,12 @@ import pytest
 import runtimes
 from export import parity_texts
 from runtimes.colbert import maxsim
+from runtimes.coreml import coreml_available
 from tests.conftest import flip_byte, read_json, rehash
 
 PACKAGE = Path(__file__).resolve().parents[1] / "ios-demo" / "ColBERTKit"
+APP_SOURCES = PACKAGE.parent / "App" / "ColBERTSearch.swiftpm" / "Sources"
+CORE_ML_STAND_IN = Path(__file__).parent / "swift" / "CoreMLStandIn.swift"
 pytestmark = pytest.mark.skipif(shutil.which("swift") is None, reason="no Swift toolchain on this machine")
 
 
@@ -39,7 +42,7 @@ def test_swift_package_tests_pass(colbertkit):
     result = subprocess.run(["swift", "test", "--package-path", str(PACKAGE)], capture_output=True, text=True,
                             timeout=900)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    assert re.search(r"Executed [1-9]\d* tests, with 0 failures", result.stdout)
+    assert re.search(r"Executed [1-9]\d* tests, with (\d+ tests? skipped and )?0 failures", result.stdout)
 
 
 def test_verify_accepts_a_published_core_ml_bundle(colbertkit, trained_run):
@@ -107,9 +110,11 @@ SPECIAL_TEXTS = ["[CLS] [SEP] [MASK] [PAD] [UNK] [Q] [D] [unused0] [UNUSED1] <|p
 
 @pytest.mark.parametrize("run_name", ["mxbai_run", "variant_run", "trained_run"])  # BPE twice, WordPiece
 def test_tokenize_equals_the_python_runtime_on_thousands_of_texts(colbertkit, request, run_name):
-    """Token ids, masks and kept positions of every text, as a query and as a document, each alone."""
+    """Token ids, masks, kept positions and the fixed shape (Core ML function) of every text, as a query and as a
+    document, each alone."""
     bundle = request.getfixturevalue(run_name).bundle("coreml")
-    tokenizer = runtimes.load(bundle).tokenizer
+    runtime = runtimes.load(bundle)
+    tokenizer, io = runtime.tokenizer, runtime.settings.io
     texts = parity_texts.queries() + parity_texts.documents() + SPECIAL_TEXTS + random_texts(3000, seed=1)
     for flag, is_query in (("--query", True), ("--document", False)):
         result = run(colbertkit, "tokenize", bundle, flag, stdin=json.dumps(texts))
@@ -118,7 +123,8 @@ def test_tokenize_equals_the_python_runtime_on_thousands_of_texts(colbertkit, re
         for text, got in zip(texts, json.loads(result.stdout)):
             ids, mask = tokenizer.encode([text], is_query)
             expected = {"input_ids": ids[0].tolist(), "attention_mask": mask[0].tolist(),
-                        "kept_positions": np.flatnonzero(tokenizer.keep(ids, mask, is_query)[0]).tolist()}
+                        "kept_positions": np.flatnonzero(tokenizer.keep(ids, mask, is_query)[0]).tolist(),
+                        "shape": io.bucket_for(ids.shape[1], is_query)[0]}
             if got != expected:
                 mismatches.append((text, expected["input_ids"], got["input_ids"]))
         assert mismatches == [], mismatches[:3]
@@ -129,6 +135,14 @@ def test_tokenize_takes_texts_as_arguments(colbertkit, mxbai_run):
     result = run(colbertkit, "tokenize", bundle, "--query", "what is late interaction?")
     ids, mask = runtimes.load(bundle).tokenizer.encode(["what is late interaction?"], True)
     assert json.loads(result.stdout)[0]["input_ids"] == ids[0].tolist()
+
+
+@pytest.mark.skipif(coreml_available(), reason="on macOS search runs Core ML itself")
+def test_search_needs_core_ml_and_says_so_off_apple_systems(colbertkit, mxbai_run, tmp_path):
+    corpus = tmp_path / "corpus.json"
+    corpus.write_text(json.dumps(["bees dance", "owls hunt at night"]))
+    result = run(colbertkit, "search", mxbai_run.bundle("coreml"), "--corpus", str(corpus), "what do bees do")
+    assert result.returncode == 2 and "search runs Core ML, which only Apple's systems have" in result.stderr
 
 
 def test_a_tokenizer_it_does_not_implement_is_refused_naming_the_component(colbertkit, trained_run, tmp_path):
@@ -175,3 +189,27 @@ def test_selftest_runs_the_whole_path_with_the_replay_encoder(colbertkit, reques
     replay.write_text(json.dumps(recordings[1:]))  # no vectors for the first text's ids: refused, not guessed
     result = run(colbertkit, "selftest", bundle, "--replay", str(replay))
     assert result.returncode == 1 and "the replay encoder has no vectors for ids" in result.stderr
+
+
+@pytest.mark.skipif(coreml_available(), reason="on macOS, build the app itself in Xcode")
+def test_the_apps_model_code_compiles_against_colbertkit(colbertkit, tmp_path):
+    """The app's sources that do not import SwiftUI, built in Swift 6 mode against ColBERTKit, with a labelled
+    STAND-IN for Core ML and security-scoped URLs (Linux has neither). The SwiftUI views wait for Xcode."""
+    target = tmp_path / "Sources" / "AppModule"
+    shutil.copytree(APP_SOURCES / "Resources", target / "Resources")
+    model_code = sorted(f for f in APP_SOURCES.glob("*.swift") if "import SwiftUI" not in f.read_text())
+    assert [f.stem for f in model_code] == ["BundleLocation", "IndexCache", "SampleCorpus", "SearchModel"]
+    for source in [*model_code, CORE_ML_STAND_IN]:
+        shutil.copy(source, target)
+    (tmp_path / "Package.swift").write_text(f"""// swift-tools-version: 6.0
+import PackageDescription
+let package = Package(name: "AppCheck", platforms: [.macOS(.v14)],
+    dependencies: [.package(path: "{PACKAGE}")],
+    targets: [.target(name: "AppModule", dependencies: [.product(name: "ColBERTKit", package: "ColBERTKit")],
+                      resources: [.copy("Resources")])],
+    swiftLanguageModes: [.v6])
+""")
+    result = subprocess.run(["swift", "build", "--package-path", str(tmp_path)], capture_output=True, text=True,
+                            timeout=900)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "warning:" not in result.stdout + result.stderr

@@ -27,11 +27,22 @@ public struct Manifest: Decodable, Sendable {
         public var synthetic: Bool
     }
 
+    /// Target-specific facts; a Core ML bundle names its minimum deployment target and its functions.
+    public struct Details: Decodable, Sendable {
+        public var minimumDeploymentTarget: String?
+        public var functions: [String: [Int]]?
+
+        enum CodingKeys: String, CodingKey {
+            case minimumDeploymentTarget = "minimum_deployment_target", functions
+        }
+    }
+
     public var target: String
     public var precision: String
     public var artifact: String
     public var files: [String: String]
     public var model: Model
+    public var details: Details?
 }
 
 /// An exported bundle, opened only once every file matches its manifest.

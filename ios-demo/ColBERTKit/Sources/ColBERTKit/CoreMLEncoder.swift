@@ -2,16 +2,37 @@
 import CoreML
 import Foundation
 
-/// The bundle's .mlpackage run by Core ML: compiled at run time once and cached by the package's hashes,
-/// int32 inputs, fp16 or fp32 output read as Float, one sequence per call, compute units from the caller.
+extension ComputeChoice {
+    public var units: MLComputeUnits {
+        switch self {
+        case .cpuOnly: .cpuOnly
+        case .cpuAndGPU: .cpuAndGPU
+        case .all: .all
+        }
+    }
+}
+
+/// The bundle's .mlpackage run by Core ML. The package is compiled at run time once (`MLModel.compileModel(at:)`)
+/// and cached by its hashes; each fixed-shape function (iOS 18 multifunction) is loaded on first use. A sequence
+/// goes through the smallest function that holds it, padded; int32 inputs; fp16 or fp32 output read as Float.
 /// NOT YET COMPILED OR RUN: this machine has no Apple frameworks (see ios-demo/README.md).
+@available(iOS 18.0, macOS 15.0, *)
 public actor CoreMLEncoder: Encoder {
-    private let model: MLModel
+    private let compiled: URL
+    private let computeUnits: MLComputeUnits
+    private let io: IOSpec
+    private let padTokenId: Int
+    private var functions: [String: MLModel]
 
     public init(bundle: ColBERTBundle, computeUnits: MLComputeUnits) async throws {
-        let configuration = MLModelConfiguration()
-        configuration.computeUnits = computeUnits
-        model = try MLModel(contentsOf: try await Self.compiled(bundle), configuration: configuration)
+        let compiled = try await Self.compiled(bundle)
+        let io = bundle.settings.io
+        let query = try io.bucket(forLength: 1, isQuery: true).name
+        self.compiled = compiled
+        self.computeUnits = computeUnits
+        self.io = io
+        self.padTokenId = bundle.settings.padTokenId
+        self.functions = [query: try Self.load(compiled, function: query, computeUnits: computeUnits)]  // fails early
     }
 
     /// `MLModel.compileModel(at:)` once per distinct package: apps open the same bundle at every launch.
@@ -30,19 +51,58 @@ public actor CoreMLEncoder: Encoder {
         return target
     }
 
-    public func encode(inputIds: [Int], attentionMask: [Int]) async throws -> TokenVectors {
-        let shape = [1, NSNumber(value: inputIds.count)]
-        let ids = try MLMultiArray(shape: shape, dataType: .int32)
-        let mask = try MLMultiArray(shape: shape, dataType: .int32)
-        for (i, (id, attended)) in zip(inputIds, attentionMask).enumerated() {
-            ids[i] = NSNumber(value: Int32(id))
-            mask[i] = NSNumber(value: Int32(attended))
+    static func load(_ compiled: URL, function: String, computeUnits: MLComputeUnits) throws -> MLModel {
+        let configuration = MLModelConfiguration()
+        configuration.computeUnits = computeUnits
+        configuration.functionName = function
+        return try MLModel(contentsOf: compiled, configuration: configuration)
+    }
+
+    private func model(for function: String) throws -> MLModel {
+        if let model = functions[function] { return model }
+        let model = try Self.load(compiled, function: function, computeUnits: computeUnits)
+        functions[function] = model
+        return model
+    }
+
+    public func encode(inputIds: [Int], attentionMask: [Int], isQuery: Bool) async throws -> TokenVectors {
+        let shaped = try io.shaped(inputIds: inputIds, attentionMask: attentionMask, isQuery: isQuery, padTokenId: padTokenId)
+        let input = try MLDictionaryFeatureProvider(dictionary: [
+            io.inputs[0].name: MLFeatureValue(multiArray: try Self.int32Array(shaped.inputIds)),
+            io.inputs[1].name: MLFeatureValue(multiArray: try Self.int32Array(shaped.attentionMask)),
+        ])
+        let output = try model(for: shaped.function).prediction(from: input)
+        let name = io.outputs[0].name
+        guard let vectors = output.featureValue(for: name)?.multiArrayValue, vectors.shape.count == 3 else {
+            throw EncoderError.noOutput(name)
         }
-        let input = try MLDictionaryFeatureProvider(dictionary: ["input_ids": ids, "attention_mask": mask])
-        let output = try await model.prediction(from: input)
-        guard let vectors = output.featureValue(for: "embeddings")?.multiArrayValue,
-              let dim = vectors.shape.last?.intValue, dim > 0 else { throw EncoderError.noOutput("embeddings") }
-        let values = (0 ..< vectors.count).map { vectors[$0].floatValue }  // fp16 and fp32 alike
+        return Self.rows(vectors, count: shaped.length)
+    }
+
+    static func int32Array(_ values: [Int]) throws -> MLMultiArray {
+        let array = try MLMultiArray(shape: [1, NSNumber(value: values.count)], dataType: .int32)
+        array.withUnsafeMutableBufferPointer(ofType: Int32.self) { pointer, strides in
+            for (i, value) in values.enumerated() { pointer[i * strides[1]] = Int32(value) }
+        }
+        return array
+    }
+
+    /// The first `count` rows of a [1, n, dim] output, by its strides (Neural Engine outputs can be padded).
+    static func rows(_ array: MLMultiArray, count: Int) -> TokenVectors {
+        let dim = array.shape[2].intValue
+        let rowStride = array.strides[1].intValue, columnStride = array.strides[2].intValue
+        var values = [Float](repeating: 0, count: count * dim)
+        if array.dataType == .float32 {
+            array.withUnsafeBufferPointer(ofType: Float.self) { pointer in
+                for row in 0 ..< count {
+                    for k in 0 ..< dim { values[row * dim + k] = pointer[row * rowStride + k * columnStride] }
+                }
+            }
+        } else {  // fp16 (no Float16 on Intel Macs): through NSNumber
+            for row in 0 ..< count {
+                for k in 0 ..< dim { values[row * dim + k] = array[[0, NSNumber(value: row), NSNumber(value: k)]].floatValue }
+            }
+        }
         return TokenVectors(values: values, dim: dim)
     }
 }

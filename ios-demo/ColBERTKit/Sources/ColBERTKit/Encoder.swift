@@ -1,8 +1,9 @@
 import Foundation
 
-/// A compiled encoder: one sequence of ids and mask in, one vector per position out.
+/// A compiled encoder: one sequence of ids and mask in, one vector per position out. `isQuery` lets an encoder
+/// with fixed shapes per kind (Core ML functions) pick one.
 public protocol Encoder: Sendable {
-    func encode(inputIds: [Int], attentionMask: [Int]) async throws -> TokenVectors
+    func encode(inputIds: [Int], attentionMask: [Int], isQuery: Bool) async throws -> TokenVectors
 }
 
 public enum EncoderError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -39,7 +40,7 @@ public struct ReplayEncoder: Encoder {
                            uniquingKeysWith: { first, _ in first })
     }
 
-    public func encode(inputIds: [Int], attentionMask: [Int]) async throws -> TokenVectors {
+    public func encode(inputIds: [Int], attentionMask: [Int], isQuery: Bool) async throws -> TokenVectors {
         guard let vectors = table[inputIds + attentionMask] else { throw EncoderError.noVectors(inputIds: inputIds) }
         return vectors
     }
@@ -59,7 +60,7 @@ public struct ColBERTPipeline: Sendable {
         var out: [TokenVectors] = []
         for text in texts {
             let batch = tokenizer.encode([text], isQuery: isQuery)
-            let all = try await encoder.encode(inputIds: batch.inputIds[0], attentionMask: batch.attentionMask[0])
+            let all = try await encoder.encode(inputIds: batch.inputIds[0], attentionMask: batch.attentionMask[0], isQuery: isQuery)
             let dim = all.dim
             let kept = batch.keep[0].enumerated().filter(\.element).flatMap { row, _ in all.values[row * dim ..< (row + 1) * dim] }
             out.append(TokenVectors(values: kept, dim: dim))

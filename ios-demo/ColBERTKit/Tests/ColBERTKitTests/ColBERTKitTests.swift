@@ -71,6 +71,54 @@ final class ScoringTests: XCTestCase {
     }
 }
 
+final class AcceleratedScoringTests: XCTestCase {
+    /// Where Accelerate exists, its MaxSim equals the loops' on random unit vectors (skipped elsewhere: no Accelerate).
+    func testAccelerateAgreesWithTheLoops() throws {
+        #if canImport(Accelerate)
+        var generator = SystemRandomNumberGenerator()
+        for (m, n, dim) in [(1, 1, 48), (32, 300, 48), (7, 3, 128)] {
+            let q = TokenVectors(values: (0 ..< m * dim).map { _ in Float.random(in: -1 ... 1, using: &generator) }, dim: dim)
+            let d = TokenVectors(values: (0 ..< n * dim).map { _ in Float.random(in: -1 ... 1, using: &generator) }, dim: dim)
+            XCTAssertEqual(Scoring.acceleratedMaxSim(q, d), Scoring.loopMaxSim(q, d), accuracy: 1e-4)
+        }
+        #else
+        throw XCTSkip("no Accelerate on this system; MaxSim runs the loops")
+        #endif
+    }
+}
+
+final class FixedShapeTests: XCTestCase {
+    let io = IOSpec(inputs: [], outputs: [], maxBatch: 1, maxSequence: 512, minSequence: 1, buckets: [
+        "encode_query": .init(kind: "query", length: 48), "encode_document_512": .init(kind: "document", length: 512),
+        "encode_document_128": .init(kind: "document", length: 128), "encode_document_256": .init(kind: "document", length: 256),
+    ])
+
+    func testTheSmallestShapeOfTheKindThatHoldsTheInputIsPicked() throws {
+        XCTAssertEqual(try io.bucket(forLength: 48, isQuery: true).name, "encode_query")
+        XCTAssertEqual(try io.bucket(forLength: 3, isQuery: false).name, "encode_document_128")
+        XCTAssertEqual(try io.bucket(forLength: 128, isQuery: false).name, "encode_document_128")
+        XCTAssertEqual(try io.bucket(forLength: 129, isQuery: false).name, "encode_document_256")
+        XCTAssertEqual(try io.bucket(forLength: 512, isQuery: false).name, "encode_document_512")
+        XCTAssertThrowsError(try io.bucket(forLength: 513, isQuery: false)) { error in
+            XCTAssertEqual(error as? ShapeError, .tooLong(kind: "document", length: 513, largest: 512))
+        }
+    }
+
+    func testPaddingUsesThePadTokenAndMaskZeroAndIsCutBack() throws {
+        let shaped = try io.shaped(inputIds: [1, 5, 9], attentionMask: [1, 1, 1], isQuery: false, padTokenId: 7)
+        XCTAssertEqual(shaped.function, "encode_document_128")
+        XCTAssertEqual(shaped.inputIds.count, 128)
+        XCTAssertEqual(Array(shaped.inputIds.prefix(4)), [1, 5, 9, 7])
+        XCTAssertEqual(shaped.attentionMask.reduce(0, +), 3)
+        let output = TokenVectors(values: (0 ..< 128 * 2).map(Float.init), dim: 2)
+        XCTAssertEqual(output.prefix(rows: shaped.length), TokenVectors(rows: [[0, 1], [2, 3], [4, 5]], dim: 2))
+    }
+
+    func testComputeChoicesAreTheThreeTheAppOffers() {
+        XCTAssertEqual(ComputeChoice.allCases.map(\.rawValue), ["cpu", "gpu", "all"])
+    }
+}
+
 final class PreprocessTests: XCTestCase {
     func testPythonsFinalSigmaRule() {
         XCTAssertEqual(TextPreprocessor.pythonLowercase(Array("ΟΔΥΣΣΕΥΣ Σ ΑΣ.".unicodeScalars)), "οδυσσευς σ ας.")
