@@ -1,69 +1,286 @@
-"""`python -m export bench BUNDLE...`: artifact size and encoder latency per query and per document.
+"""`python -m export bench BUNDLE... [--against pylate,peer]`: every bundle beside PyLate and the peer exporter,
+in one run, on the same texts.
 
-Latency is measured through each bundle's own runtime at batch 1, on a query padded to
-query_length and a document filled to document_length (48 and 512 tokens for mxbai).
+Each row runs in a process of its own (export/bench_worker.py), once on one thread and once on all
+threads: query latency at batch 1, document throughput on a mixed-length corpus at batch 1 and batched
+(length-sorted), cold start (load to first vector), peak RSS and the part the model adds (above a process
+that imported the same runtime but loaded no model), file size, and fidelity against PyLate's own vectors
+(MaxSim relative error p99, top-10 agreement). On one machine class figures move by about 30% from run to
+run, so read the ratios between rows of one run.
 """
 from __future__ import annotations
 
-import statistics
-import time
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-import runtimes
+from runtimes.colbert import maxsim
 from runtimes.manifest import BundleError, read_manifest
 
-from . import parity_texts
+from . import bench_corpus
 from .table import format_table
 
-
-def _inputs(runtime, is_query: bool) -> tuple[np.ndarray, np.ndarray]:
-    length = runtime.settings.query_length if is_query else runtime.settings.document_length
-    text = " ".join(parity_texts.DOCUMENTS * 4)
-    ids, mask = runtime.tokenizer.encode([text], is_query)  # truncated to exactly `length`
-    assert ids.shape[1] == length
-    return ids, mask
+WORKER = Path(__file__).with_name("bench_worker.py")
+AGAINST = ("pylate", "peer")
+CPU_FLAGS = {"AVX2": "avx2", "AVX-512": "avx512f", "VNNI": ("avx512_vnni", "avx_vnni"), "AMX": "amx_tile"}
+TOP_K = 10
 
 
-def _median_ms(engine, ids: np.ndarray, mask: np.ndarray, is_query: bool, runs: int) -> float:
-    engine.encode(ids, mask, is_query)  # warm-up
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        engine.encode(ids, mask, is_query)
-        times.append((time.perf_counter() - started) * 1e3)
-    return statistics.median(times)
+class BenchError(Exception):
+    """The benchmark cannot run as asked; the message says what to pass instead."""
 
 
-def measure(bundle: Path, runs: int, threads: int = 0) -> dict:
+@dataclass
+class Row:
+    name: str
+    kind: str  # bundle | peer | pylate (bench_worker kinds)
+    path: str
+    size_mb: float
+    python: str = sys.executable
+    library: str = ""  # the runtime the baseline imports
+    tokenizer_bundle: str = ""  # peer rows: the bundle whose tokenizer and conventions feed the model
+    skip: str = ""  # why the row is not measured here
+    result: dict = field(default_factory=dict)
+
+
+def cpu() -> dict:
+    """The CPU's name and the features int8 speed depends on."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "unknown")
+    features = {label: any(f in flags for f in ((wanted,) if isinstance(wanted, str) else wanted))
+                for label, wanted in CPU_FLAGS.items()}
+    return {"name": name, "threads": os.cpu_count() or 1, "features": features}
+
+
+def _bundle_row(bundle: Path) -> Row:
+    from runtimes.coreml import coreml_available
+    from runtimes.targets import TARGETS
+
     manifest = read_manifest(bundle)
-    runtime = runtimes.load(bundle, threads=threads)
-    q, d = _inputs(runtime, True), _inputs(runtime, False)
-    return {
-        "bundle": str(bundle),
-        "target": manifest["target"],
-        "precision": manifest["precision"],
-        "recipe": manifest.get("details", {}).get("int8_recipe", "-"),
-        "size_mb": manifest["artifact_bytes"] / 1e6,
-        "query_tokens": q[0].shape[1],
-        "query_ms": _median_ms(runtime.engine, *q, True, runs),
-        "document_tokens": d[0].shape[1],
-        "document_ms": _median_ms(runtime.engine, *d, False, runs),
+    row = Row(f"{manifest['target']} {manifest['precision']}", "bundle", str(bundle), manifest["artifact_bytes"] / 1e6,
+              library=TARGETS[manifest["target"]].library)
+    if manifest["target"] == "coreml" and not coreml_available():
+        row.skip = "Core ML runs only on macOS; the MIL interpreter checks numbers, it is not a runtime to time"
+    return row
+
+
+def _checkpoint(bundles: list[Path], model: Path | None) -> Path:
+    """The checkpoint every bundle was exported from: --model, else the local source the manifests name."""
+    sources = {read_manifest(b)["model"]["source"] for b in bundles}
+    if model:
+        return model
+    if len(sources) == 1 and Path(next(iter(sources))).is_dir():
+        return Path(next(iter(sources)))
+    raise BenchError("--against needs the checkpoint the bundles were exported from; pass --model DIR")
+
+
+def _digest(directory: Path) -> str:
+    h = hashlib.sha256()
+    for f in sorted(p for p in directory.rglob("*") if p.is_file()):
+        h.update(f.relative_to(directory).as_posix().encode())
+        h.update(hashlib.sha256(f.read_bytes()).digest())
+    return h.hexdigest()[:16]
+
+
+def peer_export(checkpoint: Path, pylate_python: str, cache: Path) -> Path:
+    """pylate-onnx-export's fp32 and default int8 (onnxruntime dynamic quantization) of the checkpoint, made in
+    PyLate's environment once and cached by the checkpoint's contents."""
+    out = cache / f"peer-{_digest(checkpoint)}"
+    if (out / "model_int8.onnx").is_file():
+        return out
+    code = ("import sys; from colbert_export.export import export_model; "
+            "export_model(sys.argv[1], output_dir=sys.argv[2], quantize=True, verbose=False, force=True)")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([pylate_python, "-c", code, str(checkpoint), str(out)], capture_output=True, text=True,
+                          env=env, timeout=3600)
+    if done.returncode:
+        raise BenchError(f"pylate-onnx-export failed ({done.stderr.strip().splitlines()[-1:]}); install it in the "
+                         "PyLate environment: pip install pylate-onnx-export")
+    return out
+
+
+def _size_mb(*files: Path) -> float:
+    return sum(f.stat().st_size for f in files if f.is_file()) / 1e6
+
+
+def plan(bundles: list[Path], against: list[str], pylate_python: str | None, model: Path | None,
+         cache: Path) -> list[Row]:
+    rows = [_bundle_row(b) for b in bundles]
+    if not against:
+        return rows
+    if not pylate_python:
+        raise BenchError("--against needs --pylate-python PATH: the interpreter of an environment with pylate "
+                         "(and pylate-onnx-export for the peer)")
+    checkpoint = _checkpoint(bundles, model)
+    if "pylate" in against:
+        weights = [*checkpoint.glob("*.safetensors"), *checkpoint.glob("*_Dense/*.safetensors")]
+        rows.insert(0, Row("PyLate (torch fp32)", "pylate", str(checkpoint), _size_mb(*weights), python=pylate_python,
+                           library="pylate"))
+    if "peer" in against:
+        tokenizer_bundle = next((str(b) for b in bundles), "")
+        if not tokenizer_bundle:
+            raise BenchError("the peer runs with a bundle's tokenizer and conventions; name at least one bundle")
+        peer = peer_export(checkpoint, pylate_python, cache)
+        rows.insert(1 if "pylate" in against else 0, Row("peer fp32", "peer", str(peer / "model.onnx"),
+                    _size_mb(peer / "model.onnx", peer / "model.onnx.data"), library="onnxruntime",
+                    tokenizer_bundle=tokenizer_bundle))
+        rows.insert(2 if "pylate" in against else 1, Row("peer int8", "peer", str(peer / "model_int8.onnx"),
+                    _size_mb(peer / "model_int8.onnx"), library="onnxruntime", tokenizer_bundle=tokenizer_bundle))
+    return rows
+
+
+def _work(row: Row, spec: dict, vectors: Path | None) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        spec_file = Path(tmp) / "spec.json"
+        spec_file.write_text(json.dumps({**spec, "kind": row.kind, "path": row.path,
+                                         "tokenizer_bundle": row.tokenizer_bundle}))
+        out = vectors or Path(tmp) / "vectors.npz"
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+        done = subprocess.run([row.python, str(WORKER), str(spec_file), str(out)], capture_output=True, text=True,
+                              env=env, timeout=7200)
+    if done.returncode:
+        raise BenchError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(row: Row, texts: dict, batch_size: int, vectors: Path, baselines: dict, log) -> None:
+    base = {**texts, "batch_size": batch_size, "query_passes": 3, "fidelity_documents": 100}
+    threads = os.cpu_count() or 1
+    log(f"{row.name}: one thread")
+    one = _work(row, {**base, "threads": 1, "batch_1_documents": True}, vectors)
+    log(f"{row.name}: {threads} threads")
+    many = _work(row, {**base, "threads": threads, "batch_1_documents": False}, None)
+    key = (row.python, row.kind, row.library)
+    if key not in baselines:
+        baselines[key] = _work(row, {**base, "threads": 1, "load": False}, None)["peak_rss_mb"]
+    row.result = {
+        "cold_start_s": one["cold_start_s"],
+        "query_p50_ms_1t": one["query_p50_ms"], "query_p95_ms_1t": one["query_p95_ms"],
+        "query_p50_ms_all": many["query_p50_ms"], "query_p95_ms_all": many["query_p95_ms"],
+        "docs_per_s_batch_1_1t": one["docs_per_s_batch_1"],
+        "docs_per_s_batched_1t": one["docs_per_s_batched"], "docs_per_s_batched_all": many["docs_per_s_batched"],
+        "peak_rss_mb": one["peak_rss_mb"], "model_rss_mb": one["peak_rss_mb"] - baselines[key],
+        "vectors": str(vectors),
     }
 
 
-def run_bench(bundles: list[Path], runs: int, threads: int) -> int:
-    rows, failed = [], False
-    for bundle in bundles:
-        try:
-            m = measure(bundle, runs, threads)
-        except BundleError as e:
-            failed = True
-            rows.append(["-", "-", "-", "-", "-", "-", f"{bundle}: {e}"])
+def fidelity(reference: Path, candidate: Path) -> dict:
+    """MaxSim of every query against the first documents, relative to PyLate's, and top-10 agreement."""
+    ref, cand = np.load(reference), np.load(candidate)
+    queries = sorted((k for k in ref.files if k.startswith("q")), key=lambda k: int(k[1:]))
+    documents = sorted((k for k in ref.files if k.startswith("d")), key=lambda k: int(k[1:]))
+    if ref[queries[0]].shape[1] != cand[queries[0]].shape[1]:
+        return {"error": f"{cand[queries[0]].shape[1]}-dim vectors, PyLate gives {ref[queries[0]].shape[1]}"}
+    s_ref = np.array([[maxsim(ref[q], ref[d]) for d in documents] for q in queries])
+    s_cand = np.array([[maxsim(cand[q], cand[d]) for d in documents] for q in queries])
+    rel = np.abs(s_cand - s_ref) / np.maximum(np.abs(s_ref), 1e-6)
+    k = min(TOP_K, len(documents))
+    agreement = [len(set(np.argsort(-r, kind="stable")[:k]) & set(np.argsort(-c, kind="stable")[:k])) / k
+                 for r, c in zip(s_ref, s_cand)]
+    return {"maxsim_rel_err_p99": float(np.percentile(rel, 99)), "top10_agreement": float(np.mean(agreement))}
+
+
+def _fmt(value, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def table(rows: list[Row]) -> str:
+    lines = []
+    for row in rows:
+        r = row.result
+        if row.skip or "error" in r:
+            lines.append([row.name, f"{row.size_mb:.1f}", *["-"] * 11, row.skip or r["error"]])
             continue
-        rows.append([m["target"], m["precision"], m["recipe"], f"{m['size_mb']:.1f}",
-                     f"{m['query_ms']:.2f} ({m['query_tokens']} tok)", f"{m['document_ms']:.2f} ({m['document_tokens']} tok)",
-                     m["bundle"]])
-    print(format_table(rows, ["target", "precision", "recipe", "size MB", "query ms", "document ms", "bundle"]))
+        fid = r.get("fidelity", {})
+        lines.append([row.name, f"{row.size_mb:.1f}", f"{r['cold_start_s']:.2f}",
+                      f"{r['query_p50_ms_1t']:.1f}", f"{r['query_p95_ms_1t']:.1f}", f"{r['query_p50_ms_all']:.1f}",
+                      f"{r['docs_per_s_batch_1_1t']:.1f}", f"{r['docs_per_s_batched_1t']:.1f}",
+                      f"{r['docs_per_s_batched_all']:.1f}", f"{r['peak_rss_mb']:.0f}", f"{r['model_rss_mb']:.0f}",
+                      _fmt(fid.get("maxsim_rel_err_p99"), ".2e"), _fmt(fid.get("top10_agreement"), ".2f"),
+                      fid.get("error", "")])
+    return format_table(lines, ["row", "size MB", "cold s", "q p50 1T", "q p95 1T", "q p50 all", "docs/s b1 1T",
+                                "docs/s 1T", "docs/s all", "RSS MB", "model MB", "MaxSim p99", "top10", "note"])
+
+
+def ratios(rows: list[Row]) -> list[str]:
+    """Each measured row against PyLate: document throughput and query p50, on one thread."""
+    measured = [r for r in rows if r.result and "error" not in r.result and not r.skip]
+    pylate = next((r for r in measured if r.kind == "pylate"), None)
+    if pylate is None:
+        return []
+    p = pylate.result
+    return [f"{r.name}: documents/s {r.result['docs_per_s_batched_1t'] / p['docs_per_s_batched_1t']:.2f}x PyLate, "
+            f"query p50 {r.result['query_p50_ms_1t'] / p['query_p50_ms_1t']:.2f}x PyLate (one thread)"
+            for r in measured if r is not pylate]
+
+
+def plot(rows: list[Row], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    measured = [r for r in rows if r.result and "error" not in r.result and not r.skip]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
+    for axis, key, label in ((left, "query_p50_ms_1t", "query p50, batch 1, one thread (ms)"),
+                             (right, "docs_per_s_batched_1t", "documents/s, batched, one thread")):
+        for r in measured:
+            axis.scatter(r.size_mb, r.result[key])
+            axis.annotate(r.name, (r.size_mb, r.result[key]), fontsize=8, xytext=(4, 4), textcoords="offset points")
+        axis.set_xlabel("file size (MB)")
+        axis.set_ylabel(label)
+        axis.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def run_bench(bundles: list[Path], against: list[str], pylate_python: str | None, model: Path | None,
+              documents: int, batch_size: int, json_path: Path | None, plot_path: Path | None, cache: Path,
+              log=lambda message: print(message, file=sys.stderr)) -> int:
+    unknown = sorted(set(against) - set(AGAINST))
+    if unknown:
+        raise BenchError(f"--against takes {', '.join(AGAINST)}, not {', '.join(unknown)}")
+    for bundle in bundles:
+        read_manifest(bundle)  # a path that is not a bundle fails here, before anything runs
+    rows = plan(bundles, against, pylate_python, model, cache)
+    texts = {"queries": bench_corpus.queries(), "documents": bench_corpus.documents(documents)}
+    machine = cpu()
+    features = ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in machine["features"].items())
+    log(f"CPU: {machine['name']}, {machine['threads']} threads; {features}")
+    baselines: dict = {}
+    failed = False
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        for n, row in enumerate(rows):
+            if row.skip:
+                continue
+            try:
+                measure(row, texts, batch_size, workdir / f"row{n}.npz", baselines, log)
+            except (BenchError, BundleError) as e:
+                row.result, failed = {"error": str(e)}, True
+        reference = next((Path(r.result["vectors"]) for r in rows if r.kind == "pylate" and "vectors" in r.result), None)
+        for row in rows:
+            if reference and "vectors" in row.result and row.kind != "pylate":
+                row.result["fidelity"] = fidelity(reference, Path(row.result["vectors"]))
+            row.result.pop("vectors", None)
+    print(f"CPU: {machine['name']}, {machine['threads']} threads; {features}")
+    print(f"{len(texts['documents'])} documents (about 20 to 600 tokens), {len(texts['queries'])} queries, "
+          f"batched = length-sorted batches of {batch_size}; 1T = one thread, all = {machine['threads']} threads; "
+          "times in ms")
+    print(table(rows))
+    for line in ratios(rows):
+        print(line)
+    if json_path:
+        json_path.write_text(json.dumps({"cpu": machine, "documents": documents, "batch_size": batch_size,
+                                         "rows": [asdict(r) for r in rows]}, indent=2))
+    if plot_path:
+        plot(rows, plot_path)
     return 1 if failed else 0

@@ -63,11 +63,22 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("bundles", nargs="+", type=Path)
     verify.add_argument("--full", action="store_true",
                         help="also re-run the whole parity gate against the source checkpoint (needs the exporter)")
-    bench = commands.add_parser("bench", help="measure size and latency per query and per document")
+    bench = commands.add_parser(
+        "bench", help="time bundles beside PyLate and the peer exporter: latency, throughput, memory, fidelity",
+        description="Every bundle (and, with --against, PyLate itself and pylate-onnx-export's ONNX models) in one "
+                    "run on the same texts, each row in a process of its own, on one thread and on all threads.",
+        epilog="example:\n  python -m export bench bundles/*/onnx-* --against pylate,peer --pylate-python .pylate/bin/python",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     bench.add_argument("bundles", nargs="+", type=Path)
-    bench.add_argument("--runs", type=int, default=20)
-    bench.add_argument("--threads", type=int, default=0,
-                       help="threads per engine (0: the engine's default); engines without a thread setting refuse it")
+    bench.add_argument("--against", default="", help="comma-separated: pylate (its own encode), peer "
+                       "(pylate-onnx-export fp32 and int8, by onnxruntime)")
+    bench.add_argument("--pylate-python", help="interpreter of an environment with pylate (and pylate-onnx-export)")
+    bench.add_argument("--model", type=Path, help="the checkpoint the bundles came from (default: their manifest's "
+                       "source, when it is a local directory)")
+    bench.add_argument("--documents", type=int, default=500, help="mixed-length documents to encode (default 500)")
+    bench.add_argument("--batch-size", type=int, default=32, help="batched throughput's batch size (default 32)")
+    bench.add_argument("--json", type=Path, help="also write every measurement here")
+    bench.add_argument("--plot", type=Path, help="draw latency and throughput against size into this PNG")
     return parser
 
 
@@ -122,9 +133,16 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_verify(args.bundles, args.full, log)
         if args.command == "bench":
-            from .bench import run_bench
+            from .bench import BenchError, run_bench
+            from .cache import cache_dir
 
-            return run_bench(args.bundles, args.runs, args.threads)
+            against = [a for a in args.against.split(",") if a]
+            try:
+                return run_bench(args.bundles, against, args.pylate_python, args.model, args.documents,
+                                 args.batch_size, args.json, args.plot, cache_dir() / "bench")
+            except BenchError as e:
+                print(f"error: {e}", file=sys.stderr)
+                return EXIT_BAD_INPUT
         return run_export(args, log)
     except (CheckpointError, BundleError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -120,6 +120,8 @@ def shape_use(runtime: ColbertRuntime) -> dict[str, int]:
     """How many of the gate's texts each fixed-shape entry point runs at batch 1 (none for a dynamic sequence)."""
     io = runtime.settings.io
     use = dict.fromkeys(io.buckets, 0)
+    if not use:
+        return use
     for texts, is_query in ((parity_texts.queries(), True), (parity_texts.documents(), False)):
         for text in texts:
             ids, _ = runtime.tokenizer.encode([text], is_query)

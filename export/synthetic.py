@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import save_file
 
+from .cache import cache_dir
 from .checkpoint import HUB_IDS, SYNTHETIC_MARKER, CheckpointError
 
 SEED = 20251016
@@ -29,8 +29,7 @@ PREFIX_IDS = {"[Q] ": 50368, "[D] ": 50369}
 
 
 def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "mxbai-edge-export" / "synthetic"
+    return cache_dir() / "synthetic"
 
 
 def model_config(size: str) -> dict:

@@ -84,16 +84,17 @@ class ColbertTokenizer:
         length = self.settings.query_length if is_query else self.settings.document_length
         return length - 1 if self._prefix_id(is_query) is not None else length
 
-    def encode(self, texts: Sequence[str], is_query: bool) -> Batch:
-        s = self.settings
+    def rows(self, texts: Sequence[str], is_query: bool) -> list[list[int]]:
+        """Each text's token ids, prefix inserted, before padding."""
         prefix_id = self._prefix_id(is_query)
-        length = s.query_length if is_query else s.document_length
-        texts = [self.preprocess(t) for t in texts]
-        rows = [enc.ids for enc in self._tokenizers[is_query].encode_batch(texts)]
-        if prefix_id is not None:
-            rows = [row[:1] + [prefix_id] + row[1:] for row in rows]
+        rows = [enc.ids for enc in self._tokenizers[is_query].encode_batch([self.preprocess(t) for t in texts])]
+        return [row[:1] + [prefix_id] + row[1:] for row in rows] if prefix_id is not None else rows
+
+    def pad(self, rows: Sequence[list[int]], is_query: bool) -> Batch:
+        """Rows padded into one batch, as PyLate pads them."""
+        s = self.settings
         expand = is_query and s.do_query_expansion
-        width = length if expand else max(len(r) for r in rows)
+        width = s.query_length if expand else max(len(r) for r in rows)
         # Queries with expansion pad with [MASK] (PyLate sets pad = mask); the id of other padding
         # never reaches an output because it is masked out and its vectors are dropped.
         pad_id = s.mask_token_id if expand else s.pad_token_id
@@ -105,6 +106,9 @@ class ColbertTokenizer:
         if expand and s.attend_to_expansion_tokens:
             mask[:] = 1
         return ids, mask
+
+    def encode(self, texts: Sequence[str], is_query: bool) -> Batch:
+        return self.pad(self.rows(texts, is_query), is_query)
 
     def keep(self, ids: np.ndarray, mask: np.ndarray, is_query: bool) -> np.ndarray:
         """Boolean [batch, seq]: which output vectors PyLate returns."""
@@ -153,15 +157,21 @@ class ColbertRuntime:
         return self._encode(texts, is_query=False, batch_size=batch_size)
 
     def _encode(self, texts: Sequence[str], is_query: bool, batch_size: int | None) -> list[np.ndarray]:
+        """Batches of texts of similar length (sorted by token count, as sentence-transformers sorts by
+        length), so little padding is computed; the vectors come back in the texts' order."""
         if isinstance(texts, str):
             raise TypeError("pass a list of texts, not a single string")
         size = batch_size or self.batch_size
-        out: list[np.ndarray] = []
-        for start in range(0, len(texts), size):
-            ids, mask = self.tokenizer.encode(texts[start : start + size], is_query)
+        rows = self.tokenizer.rows(texts, is_query)
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
+        out: list[np.ndarray | None] = [None] * len(rows)
+        for start in range(0, len(order), size):
+            members = order[start : start + size]
+            ids, mask = self.tokenizer.pad([rows[i] for i in members], is_query)
             vectors = np.asarray(self.engine.encode(ids, mask, is_query), dtype=np.float32)
             keep = self.tokenizer.keep(ids, mask, is_query)
-            out.extend(vectors[i][keep[i]] for i in range(len(ids)))
+            for row, i in enumerate(members):
+                out[i] = vectors[row][keep[row]]
         return out
 
     @staticmethod

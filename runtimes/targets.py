@@ -19,13 +19,14 @@ class Target:
     name: str  # the bundle prefix and manifest["target"]
     engine: str  # runtime module
     exporter: str  # export module
+    library: str  # what the engine runs on (the benchmark's baseline imports it without a model)
 
 
 TARGETS = {t.name: t for t in (
-    Target("onnx", "runtimes.onnx", "export.targets.onnx"),
-    Target("executorch", "runtimes.executorch", "export.targets.executorch"),
-    Target("tflite", "runtimes.tflite", "export.targets.tflite"),
-    Target("coreml", "runtimes.coreml", "export.targets.coreml"),
+    Target("onnx", "runtimes.onnx", "export.targets.onnx", "onnxruntime"),
+    Target("executorch", "runtimes.executorch", "export.targets.executorch", "executorch.runtime"),
+    Target("tflite", "runtimes.tflite", "export.targets.tflite", "ai_edge_litert.interpreter"),
+    Target("coreml", "runtimes.coreml", "export.targets.coreml", "runtimes.mil"),
 )}
 
 
