@@ -3,8 +3,9 @@ in one run, on the same texts.
 
 Each row runs in a process of its own (export/bench_worker.py), once on one thread and once on all
 threads: query latency at batch 1, document throughput on a mixed-length corpus at batch 1 and batched
-(length-sorted), cold start (load to first vector), peak RSS and the part the model adds (above a process
-that imported the same runtime but loaded no model), file size, and fidelity against PyLate's own vectors
+(length-sorted), cold start (load to first vector), the memory the model adds (peak RSS after loading it and
+encoding one query, above a process that imported the same runtime but loaded no model), peak RSS over
+the whole run (batched activations included), file size, and fidelity against PyLate's own vectors
 (MaxSim relative error p99, top-10 agreement). On one machine class figures move by about 30% from run to
 run, so read the ratios between rows of one run.
 """
@@ -167,7 +168,7 @@ def measure(row: Row, texts: dict, batch_size: int, vectors: Path, baselines: di
         "query_p50_ms_all": many["query_p50_ms"], "query_p95_ms_all": many["query_p95_ms"],
         "docs_per_s_batch_1_1t": one["docs_per_s_batch_1"],
         "docs_per_s_batched_1t": one["docs_per_s_batched"], "docs_per_s_batched_all": many["docs_per_s_batched"],
-        "peak_rss_mb": one["peak_rss_mb"], "model_rss_mb": one["peak_rss_mb"] - baselines[key],
+        "peak_rss_mb": one["peak_rss_mb"], "model_rss_mb": one["loaded_rss_mb"] - baselines[key],
         "vectors": str(vectors),
     }
 
@@ -207,19 +208,30 @@ def table(rows: list[Row]) -> str:
                       _fmt(fid.get("maxsim_rel_err_p99"), ".2e"), _fmt(fid.get("top10_agreement"), ".2f"),
                       fid.get("error", "")])
     return format_table(lines, ["row", "size MB", "cold s", "q p50 1T", "q p95 1T", "q p50 all", "docs/s b1 1T",
-                                "docs/s 1T", "docs/s all", "RSS MB", "model MB", "MaxSim p99", "top10", "note"])
+                                "docs/s 1T", "docs/s all", "peak RSS MB", "model MB", "MaxSim p99", "top10", "note"])
+
+
+def best_docs_per_s(result: dict) -> float:
+    """Single-thread throughput at the row's best batching: one at a time, or length-sorted batches."""
+    return max(result["docs_per_s_batch_1_1t"], result["docs_per_s_batched_1t"])
 
 
 def ratios(rows: list[Row]) -> list[str]:
-    """Each measured row against PyLate: document throughput and query p50, on one thread."""
+    """Each row against PyLate (throughput at its best batching and query p50, one thread), and each int8 or
+    fp16 bundle against the same target's fp32 (the memory the model adds, and the file)."""
     measured = [r for r in rows if r.result and "error" not in r.result and not r.skip]
+    lines = []
     pylate = next((r for r in measured if r.kind == "pylate"), None)
-    if pylate is None:
-        return []
-    p = pylate.result
-    return [f"{r.name}: documents/s {r.result['docs_per_s_batched_1t'] / p['docs_per_s_batched_1t']:.2f}x PyLate, "
-            f"query p50 {r.result['query_p50_ms_1t'] / p['query_p50_ms_1t']:.2f}x PyLate (one thread)"
-            for r in measured if r is not pylate]
+    for r in measured:
+        if pylate and r is not pylate:
+            lines.append(f"{r.name}: documents/s {best_docs_per_s(r.result) / best_docs_per_s(pylate.result):.2f}x "
+                         f"PyLate's, query p50 {r.result['query_p50_ms_1t'] / pylate.result['query_p50_ms_1t']:.2f}x "
+                         "PyLate's (one thread, best batching)")
+        fp32 = next((f for f in measured if f.kind == r.kind and f.name == r.name.rsplit(" ", 1)[0] + " fp32"), None)
+        if fp32 and fp32 is not r:
+            lines.append(f"{r.name}: model memory {r.result['model_rss_mb'] / fp32.result['model_rss_mb']:.2f}x, "
+                         f"file {r.size_mb / fp32.size_mb:.2f}x {fp32.name}'s")
+    return lines
 
 
 def plot(rows: list[Row], path: Path) -> None:
@@ -230,11 +242,11 @@ def plot(rows: list[Row], path: Path) -> None:
 
     measured = [r for r in rows if r.result and "error" not in r.result and not r.skip]
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
-    for axis, key, label in ((left, "query_p50_ms_1t", "query p50, batch 1, one thread (ms)"),
-                             (right, "docs_per_s_batched_1t", "documents/s, batched, one thread")):
+    for axis, value, label in ((left, lambda r: r["query_p50_ms_1t"], "query p50, batch 1, one thread (ms)"),
+                               (right, best_docs_per_s, "documents/s, best batching, one thread")):
         for r in measured:
-            axis.scatter(r.size_mb, r.result[key])
-            axis.annotate(r.name, (r.size_mb, r.result[key]), fontsize=8, xytext=(4, 4), textcoords="offset points")
+            axis.scatter(r.size_mb, value(r.result))
+            axis.annotate(r.name, (r.size_mb, value(r.result)), fontsize=8, xytext=(4, 4), textcoords="offset points")
         axis.set_xlabel("file size (MB)")
         axis.set_ylabel(label)
         axis.grid(alpha=0.3)
@@ -245,6 +257,8 @@ def plot(rows: list[Row], path: Path) -> None:
 def run_bench(bundles: list[Path], against: list[str], pylate_python: str | None, model: Path | None,
               documents: int, batch_size: int, json_path: Path | None, plot_path: Path | None, cache: Path,
               log=lambda message: print(message, file=sys.stderr)) -> int:
+    if documents < 1 or batch_size < 1:
+        raise BenchError("--documents and --batch-size take a positive number")
     unknown = sorted(set(against) - set(AGAINST))
     if unknown:
         raise BenchError(f"--against takes {', '.join(AGAINST)}, not {', '.join(unknown)}")

@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--model", type=Path, help="the checkpoint the bundles came from (default: their manifest's "
                        "source, when it is a local directory)")
     bench.add_argument("--documents", type=int, default=500, help="mixed-length documents to encode (default 500)")
-    bench.add_argument("--batch-size", type=int, default=32, help="batched throughput's batch size (default 32)")
+    bench.add_argument("--batch-size", type=int, default=8, help="batched throughput's batch size (default 8)")
     bench.add_argument("--json", type=Path, help="also write every measurement here")
     bench.add_argument("--plot", type=Path, help="draw latency and throughput against size into this PNG")
     return parser

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 PYLATE = "pylate==1.6.0"
+PEER = "pylate-onnx-export==0.1.0"  # the peer exporter the benchmark compares with; it needs only pylate.models
 # what `from pylate import models` imports, at the versions PyLate 1.6 pins
 MODELS_DEPENDENCIES = ("sentence-transformers==5.3.0", "transformers==5.3.0", "datasets")
 WORKER = Path(__file__).with_name("pylate_worker.py")
@@ -31,14 +32,14 @@ def _pip(python: Path, *args: str) -> None:
 
 def pylate_python(cache_dir: Path) -> Path:
     """The venv's interpreter, building the venv first unless a complete one for this spec is cached."""
-    spec = json.dumps([sys.version, PYLATE, MODELS_DEPENDENCIES])
+    spec = json.dumps([sys.version, PYLATE, PEER, MODELS_DEPENDENCIES])
     venv = Path(cache_dir) / f"pylate-venv-{hashlib.sha256(spec.encode()).hexdigest()[:12]}"
     python = venv / "bin" / "python"
     if (venv / READY).is_file():
         return python
     shutil.rmtree(venv, ignore_errors=True)  # a build that was cut short
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
-    _pip(python, "--no-deps", PYLATE)
+    _pip(python, "--no-deps", PYLATE, PEER)
     _pip(python, *MODELS_DEPENDENCIES)
     (venv / READY).write_text(spec)
     return python

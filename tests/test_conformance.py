@@ -130,13 +130,6 @@ def test_trained_checkpoint_holds_every_tier(trained_run, target):
     assert sizes["fp16"] < 0.55 * sizes["fp32"] and sizes["int8"] < 0.45 * sizes["fp32"]  # TFLite int8 is 44%
 
 
-@pytest.mark.parametrize("target", TARGET_NAMES)
-def test_bench_threads_are_honoured_or_refused(mxbai_run, target, capsys):
-    code = main(["bench", "--runs", "1", "--threads", "1", str(mxbai_run.bundle(target))])
-    out = capsys.readouterr().out
-    assert code == 0 or "no thread setting" in out
-
-
 @pytest.mark.parametrize("target", FIXED_SHAPES)
 def test_one_entry_point_per_length_bucket(mxbai_run, trained_run, target):
     io = read_json(mxbai_run.bundle(target) / "colbert.json")["io"]

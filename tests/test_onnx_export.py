@@ -1,5 +1,5 @@
 """ONNX bundles and the command line around every export: the synthetic path, bundle contents, the summary
-table, failures that publish nothing, and bench."""
+table, failures that publish nothing."""
 from __future__ import annotations
 
 import re
@@ -131,12 +131,3 @@ def test_help_says_what_the_tool_does_with_an_example(capsys):
         main(["--help"])
     text = capsys.readouterr().out
     assert "parity tier" in text and "example:" in text and "python -m export coreml --size 17m" in text
-
-
-def test_bench_reports_size_and_latency_per_bundle(exports, tmp_path, capsys):
-    bundle = exports.bundle(*synthetic_args("onnx"), model=synthetic_name(), target="onnx", precision="int8")
-    assert main(["bench", "--runs", "2", str(bundle), str(tmp_path)]) == 1  # tmp_path is no bundle
-    out = capsys.readouterr().out
-    row = next(line for line in out.splitlines() if line.startswith("onnx") and "tok)" in line)
-    assert "gptq" in row and "(48 tok)" in row and "(512 tok)" in row
-    assert "is not a bundle" in out

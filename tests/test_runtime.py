@@ -150,7 +150,7 @@ def test_verify_and_bench_without_full_never_import_torch(exports):
         sys.modules["torch"] = None  # any import of torch now fails
         from export.cli import main
         assert main(["verify", {str(bundle)!r}]) == 0
-        assert main(["bench", "--runs", "1", {str(bundle)!r}]) == 0
+        assert main(["bench", "--documents", "2", {str(bundle)!r}]) == 0
         assert main(["--help"]) == 0
     """)
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
