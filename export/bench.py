@@ -235,7 +235,10 @@ def ratios(rows: list[Row]) -> list[str]:
 
 
 def plot(rows: list[Row], path: Path) -> None:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise BenchError('--plot needs matplotlib: pip install ".[bench]"') from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
