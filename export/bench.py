@@ -234,13 +234,17 @@ def ratios(rows: list[Row]) -> list[str]:
     return lines
 
 
-def plot(rows: list[Row], path: Path) -> None:
+def _matplotlib():
     try:
         import matplotlib
     except ImportError:
         raise BenchError('--plot needs matplotlib: pip install ".[bench]"') from None
-
     matplotlib.use("Agg")
+    return matplotlib
+
+
+def plot(rows: list[Row], path: Path) -> None:
+    _matplotlib()
     import matplotlib.pyplot as plt
 
     measured = [r for r in rows if r.result and "error" not in r.result and not r.skip]
@@ -267,6 +271,8 @@ def run_bench(bundles: list[Path], against: list[str], pylate_python: str | None
         raise BenchError(f"--against takes {', '.join(AGAINST)}, not {', '.join(unknown)}")
     for bundle in bundles:
         read_manifest(bundle)  # a path that is not a bundle fails here, before anything runs
+    if plot_path:
+        _matplotlib()
     rows = plan(bundles, against, pylate_python, model, cache)
     texts = {"queries": bench_corpus.queries(), "documents": bench_corpus.documents(documents)}
     machine = cpu()
