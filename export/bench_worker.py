@@ -26,7 +26,13 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    """This process's peak resident memory. Linux: VmHWM, which starts afresh at exec (ru_maxrss is kept
+    across exec, so a worker would report the larger parent it was forked from)."""
+    status = Path("/proc/self/status")
+    if status.is_file():
+        line = next(line for line in status.read_text().splitlines() if line.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # macOS reports bytes
 
 
 class _PeerEngine:
