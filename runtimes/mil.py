@@ -333,6 +333,17 @@ def _input_specs(spec, function: str) -> dict:
     return {i.name: i for i in inputs}
 
 
+def check_ops(spec, package: Path) -> None:
+    """Every function's ops are ones this interpreter runs: a package fails at load, not at its first long input."""
+    for name, function in spec.mlProgram.functions.items():
+        for op in function.block_specializations[function.opset].operations:
+            if op.type != "const" and op.type not in OPS:
+                raise MilError(f"{package}: unsupported MIL op '{op.type}' (in {op.outputs[0].name}, function "
+                               f"{name}); the reference interpreter cannot run this program")
+            if op.blocks:
+                raise MilError(f"{package}: op '{op.type}' has nested blocks, which are not supported")
+
+
 class MilProgram:
     """One function of an .mlpackage, ready to run: `function`, else the model's default (or `main`)."""
 
@@ -350,16 +361,8 @@ class MilProgram:
         self.input_specs = _input_specs(spec, self.function)
         self.outputs = list(block.outputs)
         self.operations = list(block.operations)
-        self._check_ops()
+        check_ops(spec, self.package)
         self._constants = self._load_constants()
-
-    def _check_ops(self) -> None:
-        for op in self.operations:
-            if op.type != "const" and op.type not in OPS:
-                raise MilError(f"{self.package}: unsupported MIL op '{op.type}' (in {op.outputs[0].name}); "
-                               "the reference interpreter cannot run this program")
-            if op.blocks:
-                raise MilError(f"{self.package}: op '{op.type}' has nested blocks, which are not supported")
 
     def op_types(self) -> list[str]:
         return sorted({op.type for op in self.operations})

@@ -72,8 +72,6 @@ def test_quantize_encoder_swaps_every_linear_and_the_token_table_in_one_copy():
 def test_int8_grid_survives_core_mls_blockwise_quantizer(tmp_path):
     """Core ML re-derives the Linear grid from the baked weights: every value must come back on it. The token
     table is not re-derived (coremltools would block it along its rows): its own int8 rows must be there."""
-    import coremltools as ct
-
     from export.targets.coreml import TARGET, _blockwise_int8, _convert
     from runtimes.mil import MilProgram
 
@@ -81,7 +79,7 @@ def test_int8_grid_survives_core_mls_blockwise_quantizer(tmp_path):
     model = Tiny().eval()
     weights = {"proj": int8.round_to_nearest(model.proj.weight.detach().numpy())}
     lowered = TARGET.lower_int8(int8.quantize_encoder(model, weights))
-    package = _blockwise_int8(_convert(lowered, 16, "int8", ct.target.iOS18))
+    package = _blockwise_int8(_convert(lowered, 16, "int8"))
     package.save(str(tmp_path / "tiny.mlpackage"))
     program = MilProgram(tmp_path / "tiny.mlpackage")
     (linear,) = [program._constants[op.outputs[0].name].astype(np.float32) for op in program.operations
