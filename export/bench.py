@@ -228,7 +228,7 @@ def ratios(rows: list[Row]) -> list[str]:
                          f"PyLate's, query p50 {r.result['query_p50_ms_1t'] / pylate.result['query_p50_ms_1t']:.2f}x "
                          "PyLate's (one thread, best batching)")
         fp32 = next((f for f in measured if f.kind == r.kind and f.name == r.name.rsplit(" ", 1)[0] + " fp32"), None)
-        if fp32 and fp32 is not r:
+        if fp32 and fp32 is not r and fp32.result["model_rss_mb"] > 0:
             lines.append(f"{r.name}: model memory {r.result['model_rss_mb'] / fp32.result['model_rss_mb']:.2f}x, "
                          f"file {r.size_mb / fp32.size_mb:.2f}x {fp32.name}'s")
     return lines
