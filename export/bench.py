@@ -22,16 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
-from runtimes.colbert import maxsim
 from runtimes.manifest import BundleError, read_manifest
 
 from . import bench_corpus
+from .parity import Encoded, compare
 from .table import format_table
 
 WORKER = Path(__file__).with_name("bench_worker.py")
 AGAINST = ("pylate", "peer")
 CPU_FLAGS = {"AVX2": "avx2", "AVX-512": "avx512f", "VNNI": ("avx512_vnni", "avx_vnni"), "AMX": "amx_tile"}
-TOP_K = 10
 
 
 class BenchError(Exception):
@@ -121,21 +120,19 @@ def plan(bundles: list[Path], against: list[str], pylate_python: str | None, mod
         raise BenchError("--against needs --pylate-python PATH: the interpreter of an environment with pylate "
                          "(and pylate-onnx-export for the peer)")
     checkpoint = _checkpoint(bundles, model)
+    references = []
     if "pylate" in against:
         weights = [*checkpoint.glob("*.safetensors"), *checkpoint.glob("*_Dense/*.safetensors")]
-        rows.insert(0, Row("PyLate (torch fp32)", "pylate", str(checkpoint), _size_mb(*weights), python=pylate_python,
-                           library="pylate"))
+        references.append(Row("PyLate (torch fp32)", "pylate", str(checkpoint), _size_mb(*weights),
+                              python=pylate_python, library="pylate"))
     if "peer" in against:
-        tokenizer_bundle = next((str(b) for b in bundles), "")
-        if not tokenizer_bundle:
+        if not bundles:
             raise BenchError("the peer runs with a bundle's tokenizer and conventions; name at least one bundle")
         peer = peer_export(checkpoint, pylate_python, cache)
-        rows.insert(1 if "pylate" in against else 0, Row("peer fp32", "peer", str(peer / "model.onnx"),
-                    _size_mb(peer / "model.onnx", peer / "model.onnx.data"), library="onnxruntime",
-                    tokenizer_bundle=tokenizer_bundle))
-        rows.insert(2 if "pylate" in against else 1, Row("peer int8", "peer", str(peer / "model_int8.onnx"),
-                    _size_mb(peer / "model_int8.onnx"), library="onnxruntime", tokenizer_bundle=tokenizer_bundle))
-    return rows
+        for name, files in (("peer fp32", ("model.onnx", "model.onnx.data")), ("peer int8", ("model_int8.onnx",))):
+            references.append(Row(name, "peer", str(peer / files[0]), _size_mb(*(peer / f for f in files)),
+                                  library="onnxruntime", tokenizer_bundle=str(bundles[0])))
+    return references + rows
 
 
 def _work(row: Row, spec: dict, vectors: Path | None) -> dict:
@@ -174,19 +171,20 @@ def measure(row: Row, texts: dict, batch_size: int, vectors: Path, baselines: di
 
 
 def fidelity(reference: Path, candidate: Path) -> dict:
-    """MaxSim of every query against the first documents, relative to PyLate's, and top-10 agreement."""
+    """The gate's MaxSim relative error p99 and top-10 agreement, every query against the first documents,
+    with PyLate's vectors as the reference."""
     ref, cand = np.load(reference), np.load(candidate)
-    queries = sorted((k for k in ref.files if k.startswith("q")), key=lambda k: int(k[1:]))
-    documents = sorted((k for k in ref.files if k.startswith("d")), key=lambda k: int(k[1:]))
-    if ref[queries[0]].shape[1] != cand[queries[0]].shape[1]:
-        return {"error": f"{cand[queries[0]].shape[1]}-dim vectors, PyLate gives {ref[queries[0]].shape[1]}"}
-    s_ref = np.array([[maxsim(ref[q], ref[d]) for d in documents] for q in queries])
-    s_cand = np.array([[maxsim(cand[q], cand[d]) for d in documents] for q in queries])
-    rel = np.abs(s_cand - s_ref) / np.maximum(np.abs(s_ref), 1e-6)
-    k = min(TOP_K, len(documents))
-    agreement = [len(set(np.argsort(-r, kind="stable")[:k]) & set(np.argsort(-c, kind="stable")[:k])) / k
-                 for r, c in zip(s_ref, s_cand)]
-    return {"maxsim_rel_err_p99": float(np.percentile(rel, 99)), "top10_agreement": float(np.mean(agreement))}
+
+    def encoded(arrays) -> Encoded:
+        pick = lambda prefix: [arrays[k] for k in sorted((k for k in arrays.files if k[0] == prefix),  # noqa: E731
+                                                         key=lambda k: int(k[1:]))]
+        return Encoded(pick("q"), pick("d"))
+
+    r, c = encoded(ref), encoded(cand)
+    if r.queries[0].shape[1] != c.queries[0].shape[1]:
+        return {"error": f"{c.queries[0].shape[1]}-dim vectors, PyLate gives {r.queries[0].shape[1]}"}
+    metrics = compare(r, c)
+    return {key: metrics[key] for key in ("maxsim_rel_err_p99", "top10_agreement")}
 
 
 def _fmt(value, spec: str) -> str:
