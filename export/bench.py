@@ -4,7 +4,8 @@ in one run, on the same texts.
 Each row runs in a process of its own (export/bench_worker.py), once on one thread and once on all
 threads: query latency at batch 1, document throughput on a mixed-length corpus at batch 1 and batched
 (length-sorted), cold start (load to first vector), the memory the model adds (peak RSS after loading it and
-encoding one query, above a process that imported the same runtime but loaded no model), peak RSS over
+encoding one query, above a process that imported the same runtime and loaded the same tokenizer but no
+model), peak RSS over
 the whole run (batched activations included), file size, and fidelity against PyLate's own vectors
 (MaxSim relative error p99, top-10 agreement). On one machine class figures move by about 30% from run to
 run, so read the ratios between rows of one run.
@@ -156,7 +157,7 @@ def measure(row: Row, texts: dict, batch_size: int, vectors: Path, baselines: di
     one = _work(row, {**base, "threads": 1, "batch_1_documents": True}, vectors)
     log(f"{row.name}: {threads} threads")
     many = _work(row, {**base, "threads": threads, "batch_1_documents": False}, None)
-    key = (row.python, row.kind, row.library)
+    key = (row.python, row.kind, row.library, row.tokenizer_bundle or row.path)
     if key not in baselines:
         baselines[key] = _work(row, {**base, "threads": 1, "load": False}, None)["peak_rss_mb"]
     row.result = {

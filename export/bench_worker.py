@@ -7,8 +7,9 @@ nor its pins. The other kinds (`bundle`, `peer`) import the project's torch-free
 
 Kinds: `bundle` (an exported bundle through runtimes.load), `peer` (an ONNX file from pylate-onnx-export,
 run by onnxruntime with the bundle's tokenizer and PyLate's conventions), `pylate` (PyLate's own
-ColBERT.encode, torch eager fp32). With `"load": false` the worker imports the runtime and stops: the
-baseline whose RSS is subtracted to give what the model adds.
+ColBERT.encode, torch eager fp32). With `"load": false` the worker imports the runtime and loads the row's
+tokenizer, and stops: the baseline whose RSS is subtracted to give what the model adds (the tokenizer is
+the same in every precision, and is no part of the model).
 """
 from __future__ import annotations
 
@@ -98,6 +99,18 @@ def _encoders(spec: dict):
     raise SystemExit(f"unknown kind {kind!r}")
 
 
+def _tokenizer(spec: dict):
+    """The row's tokenizer, loaded as its `load` loads it."""
+    if spec["kind"] == "pylate":
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(spec["path"])
+    from runtimes.colbert import ColbertSettings, ColbertTokenizer
+
+    bundle = Path(spec["tokenizer_bundle"] if spec["kind"] == "peer" else spec["path"])
+    return ColbertTokenizer(bundle / "tokenizer.json", ColbertSettings.from_file(bundle / "colbert.json"))
+
+
 def _percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
 
@@ -105,6 +118,7 @@ def _percentile(values: list[float], q: float) -> float:
 def measure(spec: dict, out: str) -> dict:
     load = _encoders(spec)
     if not spec.get("load", True):
+        _tokenizer(spec)
         return {"peak_rss_mb": _peak_rss_mb()}
     queries, documents, size = spec["queries"], spec["documents"], spec["batch_size"]
     started = time.perf_counter()
