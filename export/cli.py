@@ -10,7 +10,7 @@ from runtimes.manifest import BundleError
 from runtimes.targets import PRECISIONS, TARGETS
 
 from .checkpoint import HUB_IDS, CheckpointError
-from .table import format_table
+from .table import format_table, plural
 
 EXIT_FAILED_GATE = 1
 EXIT_BAD_INPUT = 2
@@ -89,6 +89,8 @@ def summary(results: list, synthetic: bool) -> str:
         m = r.report.metrics if r.report else {}
         fmt = lambda key, spec: format(m[key], spec) if key in m else "-"  # noqa: E731
         result = "PASS" if r.passed else ("ERROR " + r.error if r.error else "FAIL " + "; ".join(r.report.failed))
+        if r.report and r.report.float_layers:
+            result += f" ({plural(len(r.report.float_layers), 'layer')} in float: {', '.join(r.report.float_layers)})"
         rows.append([r.target, r.precision, f"{r.size_bytes / 1e6:.1f}" if r.size_bytes else "-",
                      fmt("cosine_min", ".6f"), fmt("cosine_mean", ".6f"), fmt("max_abs_error", ".2e"),
                      fmt("maxsim_rel_err_p99", ".2e"), fmt("maxsim_rel_err_max", ".2e"), fmt("top10_agreement", ".3f"),

@@ -41,6 +41,7 @@ class ParityReport:
     failed: list[str] = field(default_factory=list)
     texts: dict[str, int] = field(default_factory=dict)
     shapes: dict[str, int] = field(default_factory=dict)  # fixed-shape entry point -> gate texts it ran, at batch 1
+    float_layers: list[str] = field(default_factory=list)  # int8: Linear layers kept in float to hold the tier
 
     def to_json(self) -> dict:
         return {
@@ -52,6 +53,7 @@ class ParityReport:
             "failed": self.failed,
             "texts": self.texts,
             "fixed_shapes": self.shapes,
+            **({"int8_float_layers": self.float_layers} if self.precision == "int8" else {}),
         }
 
 

@@ -9,3 +9,7 @@ def format_table(rows: list[list[str]], header: list[str]) -> str:
         return "  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip()
 
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")

@@ -38,3 +38,23 @@ def build_pylate_modernbert(pylate: PyLate, tokenizer: Path, dest: Path, **setti
     pylate.save(source, dest, **settings)
     shutil.copyfile(source / SYNTHETIC_MARKER, dest / SYNTHETIC_MARKER)
     return dest
+
+
+def with_activation_outliers(source: Path, dest: Path, layer: int = 3, factor: float = 50.0) -> Path:
+    """A copy of the trained MiniLM checkpoint computing the same function, where one layer's int8 breaks.
+
+    In `layer`'s attention, one value channel per group of 32 is scaled down by `factor` and the output
+    projection's matching input column up by it: attention is linear in V, so fp32 is unchanged, but every
+    group of that projection's weights now holds an outlier that crushes its 31 neighbours in int8. This is
+    what sharper trained outliers do to one layer."""
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(source, dest)
+    tensors = load_file(str(dest / "model.safetensors"))
+    prefix = f"encoder.layer.{layer}.attention"
+    for column in range(0, tensors[f"{prefix}.output.dense.weight"].shape[1], 32):
+        tensors[f"{prefix}.self.value.weight"][column] /= factor
+        tensors[f"{prefix}.self.value.bias"][column] /= factor
+        tensors[f"{prefix}.output.dense.weight"][:, column] *= factor
+    save_file(tensors, str(dest / "model.safetensors"), metadata={"format": "pt"})
+    return dest

@@ -13,11 +13,12 @@ import onnx
 import pytest
 
 import runtimes
-from export import parity
+from export import parity, pipeline
 from export import parity_texts
 from export.cli import main
 from runtimes.manifest import sha256
 from runtimes.targets import TARGETS
+from tests.checkpoints import with_activation_outliers
 from tests.conftest import PRECISIONS, read_json, synthetic_args, synthetic_name
 
 
@@ -135,15 +136,35 @@ def test_a_converter_crash_is_reported_and_the_other_bundles_still_build(tmp_pat
     assert not list((tmp_path / synthetic_name()).glob(".*staging*"))
 
 
-def test_a_failed_gate_publishes_only_its_report(minilm_checkpoint, tmp_path, monkeypatch):
-    """A real int8 artifact held to an impossible bound: the gate refuses it and nothing is published."""
+def test_a_failed_gate_publishes_only_its_report(minilm_checkpoint, tmp_path, monkeypatch, capsys):
+    """A real int8 artifact held to an impossible bound: the retries with layers in float run out, the gate
+    refuses it, and nothing is published."""
     monkeypatch.setitem(parity.TIERS, "int8", {**parity.TIERS["int8"], "maxsim_rel_err_p99": ("<=", 1e-9)})
+    monkeypatch.setattr(pipeline, "MAX_FLOAT_LAYERS", 2)
     assert main(["onnx", "--model", str(minilm_checkpoint), "--precision", "int8", "--out", str(tmp_path)]) == 1
     model_dir = tmp_path / minilm_checkpoint.name
     assert not (model_dir / "onnx-int8").exists()
     report = read_json(model_dir / "onnx-int8.FAILED-parity.json")
     assert not report["passed"] and any("maxsim_rel_err_p99" in f for f in report["failed"])
+    assert len(report["int8_float_layers"]) == 2
+    assert capsys.readouterr().err.count("missed the int8 tier") == 2
     assert not list(model_dir.glob(".*staging*"))
+
+
+def test_int8_keeps_the_layer_with_outliers_in_float(minilm_checkpoint, tmp_path, capsys):
+    """Weights whose int8 misses the tier in one layer: that layer is found, kept in float, and named."""
+    checkpoint = with_activation_outliers(minilm_checkpoint, tmp_path / "outliers")
+    assert main(["onnx", "--model", str(checkpoint), "--precision", "int8", "--out", str(tmp_path / "out")]) == 0
+    captured = capsys.readouterr()
+    assert "missed the int8 tier" in captured.err
+    bundle = tmp_path / "out" / "outliers" / "onnx-int8"
+    layer = "backbone.encoder.layer.3.attention.output.dense"
+    assert read_json(bundle / "manifest.json")["details"]["int8_float_layers"] == [layer]
+    report = read_json(bundle / "parity.json")
+    assert report["passed"] and report["int8_float_layers"] == [layer]
+    assert f"PASS (1 layer in float: {layer})" in captured.out
+    ops = [n.op_type for n in onnx.load(str(bundle / "model.onnx")).graph.node]
+    assert ops.count("MatMulNBits") == 6 * 6 + 1 - 1  # every Linear of the 6 layers and the head, but that one
 
 
 def test_bad_arguments_are_one_line_errors(tmp_path, capsys):

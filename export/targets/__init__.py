@@ -40,10 +40,12 @@ class ExportContext:
     workdir: Path  # scratch space for this run, for intermediate files a target reuses
     max_sequence: int  # the one sequence bound of the checkpoint: document_length, capped by BERT's positions
     int8_weights: Callable[[], dict[str, QuantizedWeight]]  # GPTQ, computed once: Linear name -> int8 weight
+    float_layers: tuple[str, ...] = ()  # Linear layers int8 keeps in float (the fallback when it misses its tier)
 
     def int8_encoder(self) -> nn.Module:
-        """A copy of the encoder in the one int8 format (export.int8)."""
-        return int8.quantize_encoder(self.encoder, self.int8_weights())
+        """A copy of the encoder in the one int8 format (export.int8), but for `float_layers`."""
+        weights = {k: w for k, w in self.int8_weights().items() if k not in self.float_layers}
+        return int8.quantize_encoder(self.encoder, weights)
 
 
 @dataclass
@@ -63,6 +65,9 @@ class ExportTarget:
     artifact: str  # the file (or directory) in the bundle
     tool_packages: tuple[str, ...]  # distributions whose versions go into the manifest
     recipes: dict[str, str]  # precision -> how it is reached, for the manifest and the help text
+    # Whether int8 can keep chosen Linear layers in float (the export's fallback when int8 misses its tier).
+    # Not where the converter re-quantizes every Linear weight itself.
+    keeps_float_layers: bool = True
 
     def lower_int8(self, model: nn.Module) -> nn.Module:
         """The int8 encoder in the form this target's converter takes; plain dequantizing ops by default."""
@@ -78,7 +83,8 @@ class ExportTarget:
         model = self.lower_int8(context.int8_encoder()) if precision == "int8" else context.encoder
         io_spec, details = self.convert(context, model, precision, Path(out_dir) / self.artifact)
         if precision == "int8":
-            details = {"int8_recipe": "gptq", "int8_group": int8.GROUP, **details}
+            details = {"int8_recipe": "gptq", "int8_group": int8.GROUP,
+                       "int8_float_layers": list(context.float_layers), **details}
         return Artifact(self.artifact, io_spec, self.recipes[precision], details)
 
 

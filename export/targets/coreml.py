@@ -135,4 +135,5 @@ class Coreml(ExportTarget):
         return io_spec, details
 
 
-TARGET = Coreml("coreml", "model.mlpackage", ("coremltools",), RECIPES)
+# coremltools' quantizer re-derives every Linear weight's int8 grid, a layer meant to stay float included
+TARGET = Coreml("coreml", "model.mlpackage", ("coremltools",), RECIPES, keeps_float_layers=False)

@@ -106,4 +106,6 @@ class Tflite(ExportTarget):
         return io_spec, {}
 
 
-TARGET = Tflite("tflite", "model.tflite", ("litert-torch", "ai-edge-quantizer", "ai-edge-litert"), RECIPES)
+# ai-edge-quantizer quantizes every FULLY_CONNECTED weight, a layer meant to stay float included
+TARGET = Tflite("tflite", "model.tflite", ("litert-torch", "ai-edge-quantizer", "ai-edge-litert"), RECIPES,
+                keeps_float_layers=False)
