@@ -3,9 +3,8 @@ in one run, on the same texts.
 
 Each row runs in a process of its own (export/bench_worker.py), once on one thread and once on all
 threads: query latency at batch 1, document throughput on a mixed-length corpus at batch 1 and batched
-(length-sorted), cold start (load to first vector), the memory the model adds (peak RSS after loading it and
-encoding one query, above a process that imported the same runtime and loaded the same tokenizer but no
-model), peak RSS over
+(length-sorted), cold start (load to first vector), the memory the model adds (peak RSS while loading it and
+encoding one query, above the process before, its tokenizer excluded; Linux only), peak RSS over
 the whole run (batched activations included), file size, and fidelity against PyLate's own vectors
 (MaxSim relative error p99, top-10 agreement). On one machine class figures move by about 30% from run to
 run, so read the ratios between rows of one run.
@@ -45,7 +44,6 @@ class Row:
     path: str
     size_mb: float
     python: str = sys.executable
-    library: str = ""  # the runtime the baseline imports
     tokenizer_bundle: str = ""  # peer rows: the bundle whose tokenizer and conventions feed the model
     skip: str = ""  # why the row is not measured here
     result: dict = field(default_factory=dict)
@@ -63,11 +61,9 @@ def cpu() -> dict:
 
 def _bundle_row(bundle: Path) -> Row:
     from runtimes.coreml import coreml_available
-    from runtimes.targets import TARGETS
 
     manifest = read_manifest(bundle)
-    row = Row(f"{manifest['target']} {manifest['precision']}", "bundle", str(bundle), manifest["artifact_bytes"] / 1e6,
-              library=TARGETS[manifest["target"]].library)
+    row = Row(f"{manifest['target']} {manifest['precision']}", "bundle", str(bundle), manifest["artifact_bytes"] / 1e6)
     if manifest["target"] == "coreml" and not coreml_available():
         row.skip = "Core ML runs only on macOS; the MIL interpreter checks numbers, it is not a runtime to time"
     return row
@@ -125,14 +121,14 @@ def plan(bundles: list[Path], against: list[str], pylate_python: str | None, mod
     if "pylate" in against:
         weights = [*checkpoint.glob("*.safetensors"), *checkpoint.glob("*_Dense/*.safetensors")]
         references.append(Row("PyLate (torch fp32)", "pylate", str(checkpoint), _size_mb(*weights),
-                              python=pylate_python, library="pylate"))
+                              python=pylate_python))
     if "peer" in against:
         if not bundles:
             raise BenchError("the peer runs with a bundle's tokenizer and conventions; name at least one bundle")
         peer = peer_export(checkpoint, pylate_python, cache)
         for name, files in (("peer fp32", ("model.onnx", "model.onnx.data")), ("peer int8", ("model_int8.onnx",))):
             references.append(Row(name, "peer", str(peer / files[0]), _size_mb(*(peer / f for f in files)),
-                                  library="onnxruntime", tokenizer_bundle=str(bundles[0])))
+                                  tokenizer_bundle=str(bundles[0])))
     return references + rows
 
 
@@ -150,23 +146,20 @@ def _work(row: Row, spec: dict, vectors: Path | None) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def measure(row: Row, texts: dict, batch_size: int, vectors: Path, baselines: dict, log) -> None:
+def measure(row: Row, texts: dict, batch_size: int, vectors: Path, log) -> None:
     base = {**texts, "batch_size": batch_size, "query_passes": 3, "fidelity_documents": 100}
     threads = os.cpu_count() or 1
     log(f"{row.name}: one thread")
     one = _work(row, {**base, "threads": 1, "batch_1_documents": True}, vectors)
     log(f"{row.name}: {threads} threads")
     many = _work(row, {**base, "threads": threads, "batch_1_documents": False}, None)
-    key = (row.python, row.kind, row.library, row.tokenizer_bundle or row.path)
-    if key not in baselines:
-        baselines[key] = _work(row, {**base, "threads": 1, "load": False}, None)["peak_rss_mb"]
     row.result = {
         "cold_start_s": one["cold_start_s"],
         "query_p50_ms_1t": one["query_p50_ms"], "query_p95_ms_1t": one["query_p95_ms"],
         "query_p50_ms_all": many["query_p50_ms"], "query_p95_ms_all": many["query_p95_ms"],
         "docs_per_s_batch_1_1t": one["docs_per_s_batch_1"],
         "docs_per_s_batched_1t": one["docs_per_s_batched"], "docs_per_s_batched_all": many["docs_per_s_batched"],
-        "peak_rss_mb": one["peak_rss_mb"], "model_rss_mb": one["loaded_rss_mb"] - baselines[key],
+        "peak_rss_mb": one["peak_rss_mb"], "model_rss_mb": one["model_rss_mb"],
         "vectors": str(vectors),
     }
 
@@ -203,7 +196,7 @@ def table(rows: list[Row]) -> str:
         lines.append([row.name, f"{row.size_mb:.1f}", f"{r['cold_start_s']:.2f}",
                       f"{r['query_p50_ms_1t']:.1f}", f"{r['query_p95_ms_1t']:.1f}", f"{r['query_p50_ms_all']:.1f}",
                       f"{r['docs_per_s_batch_1_1t']:.1f}", f"{r['docs_per_s_batched_1t']:.1f}",
-                      f"{r['docs_per_s_batched_all']:.1f}", f"{r['peak_rss_mb']:.0f}", f"{r['model_rss_mb']:.0f}",
+                      f"{r['docs_per_s_batched_all']:.1f}", f"{r['peak_rss_mb']:.0f}", _fmt(r["model_rss_mb"], ".0f"),
                       _fmt(fid.get("maxsim_rel_err_p99"), ".2e"), _fmt(fid.get("top10_agreement"), ".2f"),
                       fid.get("error", "")])
     return format_table(lines, ["row", "size MB", "cold s", "q p50 1T", "q p95 1T", "q p50 all", "docs/s b1 1T",
@@ -227,7 +220,7 @@ def ratios(rows: list[Row]) -> list[str]:
                          f"PyLate's, query p50 {r.result['query_p50_ms_1t'] / pylate.result['query_p50_ms_1t']:.2f}x "
                          "PyLate's (one thread, best batching)")
         fp32 = next((f for f in measured if f.kind == r.kind and f.name == r.name.rsplit(" ", 1)[0] + " fp32"), None)
-        if fp32 and fp32 is not r and fp32.result["model_rss_mb"] > 0:
+        if fp32 and fp32 is not r and (fp32.result["model_rss_mb"] or 0) > 0 and r.result["model_rss_mb"] is not None:
             lines.append(f"{r.name}: model memory {r.result['model_rss_mb'] / fp32.result['model_rss_mb']:.2f}x, "
                          f"file {r.size_mb / fp32.size_mb:.2f}x {fp32.name}'s")
     return lines
@@ -277,7 +270,6 @@ def run_bench(bundles: list[Path], against: list[str], pylate_python: str | None
     machine = cpu()
     features = ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in machine["features"].items())
     log(f"CPU: {machine['name']}, {machine['threads']} threads; {features}")
-    baselines: dict = {}
     failed = False
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -285,7 +277,7 @@ def run_bench(bundles: list[Path], against: list[str], pylate_python: str | None
             if row.skip:
                 continue
             try:
-                measure(row, texts, batch_size, workdir / f"row{n}.npz", baselines, log)
+                measure(row, texts, batch_size, workdir / f"row{n}.npz", log)
             except (BenchError, BundleError) as e:
                 row.result, failed = {"error": str(e)}, True
         reference = next((Path(r.result["vectors"]) for r in rows if r.kind == "pylate" and "vectors" in r.result), None)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .colbert import ColbertSettings
-from .fixed_shapes import encode_in_buckets
+from .fixed_shapes import check_entry_points, check_known, encode_in_buckets
 from .iospec import OUTPUT, IoSpec
 from .manifest import BundleError, first_line
 from .mil import MilError, MilProgram, function_names, read_spec
@@ -32,17 +32,13 @@ class CoremlEngine:
             available = function_names(read_spec(self.package))
         except MilError as e:
             raise BundleError(f"{first_line(e)}; re-export the bundle") from None
-        missing = sorted(set(io.buckets) - set(available))
-        if not io.buckets or missing:
-            raise BundleError(f"{self.package}: colbert.json names function(s) {', '.join(missing) or '(none)'} that "
-                              f"the model does not have (it has {', '.join(available)}); re-export the bundle")
+        check_entry_points(self.package, io, available, "function")
         self._functions: dict[str, object] = {}
         self.function(io.bucket_for(1, is_query=True)[0])  # a broken package fails here, at load
 
     def function(self, name: str):
         """The loaded function `name`: an MLModel on macOS, else the interpreter's program."""
-        if name not in self.io.buckets:
-            raise ValueError(f"unknown function {name!r}; this bundle has {', '.join(self.io.buckets)}")
+        check_known(self.io, name, "function")
         if name not in self._functions:
             try:
                 if self.use_coreml:

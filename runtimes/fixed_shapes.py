@@ -5,14 +5,30 @@ token and attention mask 0, one row at a time (each entry point is batch 1); the
 """
 from __future__ import annotations
 
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Iterable
 
 import numpy as np
 
 from .iospec import IoSpec
+from .manifest import BundleError
 
 # an engine's `run_bucket`: (entry point name, int32 ids [1, n], mask [1, n]) -> vectors [1, n, dim]
 RunBucket = Callable[[str, np.ndarray, np.ndarray], np.ndarray]
+
+
+def check_entry_points(path: Path, io: IoSpec, available: Iterable[str], kind: str) -> None:
+    """At load: the model has every entry point colbert.json names (`kind`: what the target calls them)."""
+    available = sorted(available)
+    missing = sorted(set(io.buckets) - set(available))
+    if not io.buckets or missing:
+        raise BundleError(f"{path}: colbert.json names {kind}(s) {', '.join(missing) or '(none)'} that the model "
+                          f"does not have (it has {', '.join(available)}); re-export the bundle")
+
+
+def check_known(io: IoSpec, name: str, kind: str) -> None:
+    if name not in io.buckets:
+        raise ValueError(f"unknown {kind} {name!r}; this bundle has {', '.join(io.buckets)}")
 
 
 def encode_in_buckets(io: IoSpec, pad_token_id: int, run: RunBucket, input_ids: np.ndarray,

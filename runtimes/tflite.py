@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .colbert import ColbertSettings
-from .fixed_shapes import encode_in_buckets
+from .fixed_shapes import check_entry_points, check_known, encode_in_buckets
 from .iospec import OUTPUT, IoSpec
 from .manifest import BundleError, first_line
 
@@ -24,17 +24,13 @@ class TfliteEngine:
             available = self.interpreter.get_signature_list()
         except Exception as e:  # the interpreter raises ValueError / RuntimeError with long text
             raise BundleError(f"{model_path}: LiteRT cannot load it ({first_line(e)}); re-export the bundle") from None
-        missing = sorted(set(io.buckets) - set(available))
-        if missing:
-            raise BundleError(f"{model_path}: colbert.json names signature(s) {', '.join(missing)} that the model "
-                              f"does not have (it has {', '.join(sorted(available))}); re-export the bundle")
+        check_entry_points(model_path, io, available, "signature")
         self.io = io
         self.pad_token_id = pad_token_id
         self._runners: dict[str, object] = {}
 
     def runner(self, name: str):
-        if name not in self.io.buckets:
-            raise ValueError(f"unknown signature {name!r}; this bundle has {', '.join(self.io.buckets)}")
+        check_known(self.io, name, "signature")
         if name not in self._runners:
             self._runners[name] = self.interpreter.get_signature_runner(name)
         return self._runners[name]
