@@ -79,7 +79,8 @@ def test_int8_grid_survives_core_mls_blockwise_quantizer(tmp_path):
     model = Tiny().eval()
     weights = {"proj": int8.round_to_nearest(model.proj.weight.detach().numpy())}
     lowered = TARGET.lower_int8(int8.quantize_encoder(model, weights))
-    package = _blockwise_int8(_convert(lowered, 16, "int8"))
+    package, _ = _convert(lowered, 16, "int8")
+    package = _blockwise_int8(package, [])
     package.save(str(tmp_path / "tiny.mlpackage"))
     program = MilProgram(tmp_path / "tiny.mlpackage")
     (linear,) = [program._constants[op.outputs[0].name].astype(np.float32) for op in program.operations
@@ -92,3 +93,18 @@ def test_int8_grid_survives_core_mls_blockwise_quantizer(tmp_path):
     table = int8.round_to_nearest(model.embeddings.tok_embeddings.weight.detach().numpy())
     int8_constants = [c for c in program._constants.values() if getattr(c, "dtype", None) == np.int8]
     assert any(c.shape == (100, 64) and (c == table.values).all() for c in int8_constants)
+
+
+def test_core_ml_keeps_a_layer_meant_to_stay_float_in_float(tmp_path):
+    """The int8 fallback's float layers: coremltools' quantizer must skip them (found by their const names)."""
+    from export.targets.coreml import _blockwise_int8, _convert
+    from runtimes.mil import MilProgram
+
+    torch.manual_seed(0)
+    package, consts = _convert(Tiny().eval(), 16, "int8")
+    assert set(consts) == {"embeddings.tok_embeddings.weight", "proj.weight"}
+    for kept, quantized in (([], 1), ([consts["proj.weight"]], 0)):
+        path = tmp_path / f"tiny{quantized}.mlpackage"
+        _blockwise_int8(package, kept).save(str(path))
+        ops = [op.type for op in MilProgram(path).operations]
+        assert ops.count("constexpr_blockwise_shift_scale") == quantized

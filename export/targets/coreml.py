@@ -56,27 +56,34 @@ def _in_fp16(op) -> bool:
 
 
 def _convert(model: nn.Module, max_sequence: int, precision: str):
+    """The flexible-sequence ML Program, and the name of each parameter's const in it (the placeholder
+    torch.export gave it, which coremltools keeps)."""
     import coremltools as ct
     import torch
 
     example = example_inputs(min(EXAMPLE_LENGTH, max_sequence), torch.int32)
-    program = torch.export.export(Int32Inputs(model).eval(), example, dynamic_shapes=sequence_shapes(max_sequence))
+    wrapped = Int32Inputs(model).eval()
+    program = torch.export.export(wrapped, example, dynamic_shapes=sequence_shapes(max_sequence))
     compute = ct.precision.FLOAT32 if precision == "fp32" else ct.transform.FP16ComputePrecision(op_selector=_in_fp16)
-    return ct.convert(program.run_decompositions({}), outputs=[ct.TensorType(OUTPUT)], convert_to="mlprogram",
-                      minimum_deployment_target=ct.target.iOS18, compute_precision=compute)
+    package = ct.convert(program.run_decompositions({}), outputs=[ct.TensorType(OUTPUT)], convert_to="mlprogram",
+                         minimum_deployment_target=ct.target.iOS18, compute_precision=compute)
+    consts = {fqn.removeprefix("encoder."): name for name, fqn in program.graph_signature.inputs_to_parameters.items()}
+    return package, consts
 
 
-def _blockwise_int8(model):
-    """Per-block int8 of every Linear weight: the values already sit on the int8 format's group-32 grid, and
-    99.8% of GPTQ groups hold a +-127, which pins the re-derived scale (coremltools' symmetric range is
-    -127..127). Gathers are skipped: coremltools blocks a gathered table along its rows, not the int8
-    format's groups, so the token table keeps its own int8 rows and fp16 scales."""
+def _blockwise_int8(model, float_weights: list[str]):
+    """Per-block int8 of every Linear weight but `float_weights` (const names): the values already sit on the
+    int8 format's group-32 grid, and 99.8% of GPTQ groups hold a +-127, which pins the re-derived scale
+    (coremltools' symmetric range is -127..127). Gathers are skipped: coremltools blocks a gathered table
+    along its rows, not the int8 format's groups, so the token table keeps its own int8 rows and fp16 scales."""
     import coremltools.optimize.coreml as cto
 
     config = cto.OptimizationConfig(
         global_config=cto.OpLinearQuantizerConfig(mode="linear_symmetric", dtype="int8", granularity="per_block",
                                                   block_size=int8.GROUP, weight_threshold=int8.GROUP),
-        op_type_configs={"gather": None})
+        op_type_configs={"gather": None},
+        # an fp16 program casts each weight const to a const named after it
+        op_name_configs=dict.fromkeys(n for name in float_weights for n in (name, f"{name}_to_fp16")))
     return cto.linear_quantize_weights(model, config)
 
 
@@ -120,9 +127,9 @@ class Coreml(ExportTarget):
     def convert(self, context: ExportContext, model: nn.Module, precision: str, path: Path) -> tuple[IoSpec, dict]:
         buckets = length_buckets(context.settings.query_length, context.max_sequence)
         with quiet("coremltools"):
-            package = _convert(model, context.max_sequence, precision)
+            package, consts = _convert(model, context.max_sequence, precision)
             if precision == "int8":
-                package = _blockwise_int8(package)
+                package = _blockwise_int8(package, [consts[f"{layer}.weight"] for layer in context.float_layers])
             package = _fixed_shapes(package, buckets)
             shutil.rmtree(path, ignore_errors=True)
             package.save(str(path))
@@ -135,5 +142,4 @@ class Coreml(ExportTarget):
         return io_spec, details
 
 
-# coremltools' quantizer re-derives every Linear weight's int8 grid, a layer meant to stay float included
-TARGET = Coreml("coreml", "model.mlpackage", ("coremltools",), RECIPES, keeps_float_layers=False)
+TARGET = Coreml("coreml", "model.mlpackage", ("coremltools",), RECIPES)
