@@ -108,3 +108,22 @@ def test_core_ml_keeps_a_layer_meant_to_stay_float_in_float(tmp_path):
         _blockwise_int8(package, kept).save(str(path))
         ops = [op.type for op in MilProgram(path).operations]
         assert ops.count("constexpr_blockwise_shift_scale") == quantized
+
+
+@pytest.mark.parametrize("kept", [False, True])
+def test_tflite_keeps_a_layer_meant_to_stay_float_in_float(tmp_path, kept):
+    """The int8 fallback's float layers: ai-edge-quantizer must leave their FULLY_CONNECTED weights float."""
+    from ai_edge_litert.interpreter import Interpreter
+    from export.targets.tflite import TARGET, _convert, _quantize
+    from runtimes.iospec import Bucket
+
+    torch.manual_seed(0)
+    model = Tiny().eval()
+    weights = {} if kept else {"proj": int8.round_to_nearest(model.proj.weight.detach().numpy())}
+    lowered = TARGET.lower_int8(int8.quantize_encoder(model, weights))
+    _convert(lowered, {"encode_query": Bucket("query", 8)}, tmp_path / "float.tflite")
+    _quantize(tmp_path / "float.tflite", "int8", tmp_path / "int8.tflite")
+    tensors = Interpreter(str(tmp_path / "int8.tflite")).get_tensor_details()
+    float_weight = [t for t in tensors if tuple(t["shape"]) == (32, 64) and t["dtype"] == np.float32]
+    int8_parts = [t for t in tensors if tuple(t["shape"]) == (32, 32) and t["dtype"] == np.int8]
+    assert (len(float_weight), len(int8_parts)) == ((1, 0) if kept else (0, 2))

@@ -65,9 +65,6 @@ class ExportTarget:
     artifact: str  # the file (or directory) in the bundle
     tool_packages: tuple[str, ...]  # distributions whose versions go into the manifest
     recipes: dict[str, str]  # precision -> how it is reached, for the manifest and the help text
-    # Whether int8 can keep chosen Linear layers in float (the export's fallback when int8 misses its tier).
-    # Not where the converter re-quantizes every Linear weight itself.
-    keeps_float_layers: bool = True
 
     def lower_int8(self, model: nn.Module) -> nn.Module:
         """The int8 encoder in the form this target's converter takes; plain dequantizing ops by default."""

@@ -59,6 +59,14 @@ def _fp32_scales(module: int8.Int8Embedding) -> int8.Int8Embedding:
     return module
 
 
+class _KeptFloatLinear(nn.Linear):
+    """A Linear the int8 fallback keeps in float. Its class name is in the scope of its TFLite ops, which the
+    int8 recipe leaves out (ai-edge-quantizer matches scopes by regex)."""
+
+
+FLOAT_SCOPE = _KeptFloatLinear.__name__
+
+
 def _quantization_recipe(precision: str) -> list[dict]:
     from ai_edge_quantizer import algorithm_manager, qtyping, recipe_manager
 
@@ -66,8 +74,9 @@ def _quantization_recipe(precision: str) -> list[dict]:
     if precision == "fp16":
         manager.add_weight_only_config(regex=".*", operation_name=qtyping.TFLOperationName.ALL_SUPPORTED, num_bits=16,
                                        algorithm_key=algorithm_manager.AlgorithmName.FLOAT_CASTING)
-    else:  # the grouped Linears' parts: their values already sit on an int8 grid
-        manager.add_weight_only_config(regex=".*", operation_name=qtyping.TFLOperationName.FULLY_CONNECTED, num_bits=8)
+    else:  # the grouped Linears' parts, whose values already sit on an int8 grid; not the layers kept in float
+        manager.add_weight_only_config(regex=f"^(?!.*{FLOAT_SCOPE})", num_bits=8,
+                                       operation_name=qtyping.TFLOperationName.FULLY_CONNECTED)
     return manager.get_quantization_recipe()
 
 
@@ -88,13 +97,24 @@ RECIPES = {
 }
 
 
+def _keep_float(model: nn.Module) -> nn.Module:
+    """Mark the plain Linears of an int8 encoder (the layers kept in float) before the int8 ones are split."""
+    for name, module in list(model.named_modules()):
+        if type(module) is nn.Linear:
+            kept = _KeptFloatLinear(module.in_features, module.out_features, bias=module.bias is not None)
+            kept.load_state_dict(module.state_dict())
+            model.set_submodule(name, kept)
+    return model
+
+
 class Tflite(ExportTarget):
     def lower_int8(self, model: nn.Module) -> nn.Module:
-        return int8.lower(model, linear=_GroupedLinear, embedding=_fp32_scales)
+        return int8.lower(_keep_float(model), linear=_GroupedLinear, embedding=_fp32_scales)
 
     def convert(self, context: ExportContext, model: nn.Module, precision: str, path: Path) -> tuple[IoSpec, dict]:
         signatures = length_buckets(context.settings.query_length, context.max_sequence)
-        float_model = context.workdir / f"tflite-{'int8' if precision == 'int8' else 'fp32'}.tflite"
+        kind = f"int8-{len(context.float_layers)}-float" if precision == "int8" else "fp32"
+        float_model = context.workdir / f"tflite-{kind}.tflite"  # shared by fp32 and fp16
         if not float_model.is_file():
             _convert(model, signatures, float_model)
         if precision == "fp32":
@@ -106,6 +126,4 @@ class Tflite(ExportTarget):
         return io_spec, {}
 
 
-# ai-edge-quantizer quantizes every FULLY_CONNECTED weight, a layer meant to stay float included
-TARGET = Tflite("tflite", "model.tflite", ("litert-torch", "ai-edge-quantizer", "ai-edge-litert"), RECIPES,
-                keeps_float_layers=False)
+TARGET = Tflite("tflite", "model.tflite", ("litert-torch", "ai-edge-quantizer", "ai-edge-litert"), RECIPES)
