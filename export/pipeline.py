@@ -128,7 +128,8 @@ class Exporter:
             exporter = target(target_name)  # imports the converter: a missing one is this bundle's error too
             float_layers: tuple[str, ...] = ()
             staging, manifest, report, size = self._attempt(exporter, tag, precision, float_layers)
-            while precision == "int8" and not report.passed and len(float_layers) < MAX_FLOAT_LAYERS:
+            most = min(MAX_FLOAT_LAYERS, len(self.int8_weights())) if precision == "int8" else 0
+            while not report.passed and len(float_layers) < most:
                 self.log(f"{tag} missed the int8 tier ({'; '.join(report.failed)})")
                 shutil.rmtree(staging)
                 float_layers = tuple(self.sensitive_layers()[:len(float_layers) + 1])
