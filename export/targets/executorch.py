@@ -40,7 +40,8 @@ class _DequantBmmLinear(nn.Module):
     XNNPACK in ExecuTorch 1.5.1 has no weight-only int8 linear: a dequantized weight feeding a linear is
     taken for static quantization and returns garbage, and a linear whose weight is computed is left to
     portable kernels. A bmm takes a computed operand; [rows * groups, 32] values with one scale per row
-    are exactly group-32 scales."""
+    are exactly group-32 scales. The weight is viewed as [1, rows, cols] and transposed inside the bmm's
+    delegate: an expand or transpose outside it would copy the fp32 weight into the planned buffers."""
 
     def __init__(self, module: int8.Int8Linear):
         super().__init__()
@@ -51,8 +52,8 @@ class _DequantBmmLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight = torch.ops.quantized_decomposed.dequantize_per_channel(
-            self.values, self.scale, None, 0, -int8.QMAX, int8.QMAX, torch.int8).view(self.shape)
-        y = torch.bmm(x, weight.t()[None].expand(x.shape[0], -1, -1))
+            self.values, self.scale, None, 0, -int8.QMAX, int8.QMAX, torch.int8).view(MAX_BATCH, *self.shape)
+        y = torch.bmm(x, weight.transpose(1, 2))
         return y if self.bias is None else y + self.bias
 
 
@@ -66,6 +67,19 @@ class _ByteEmbedding(nn.Module):
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         return torch.ops.quantized_decomposed.embedding_byte(self.values, self.scale, None, -int8.QMAX, int8.QMAX, ids)
+
+
+def _dequantize_where_used(graph_module: torch.fx.GraphModule) -> None:
+    """Move each weight's dequantization to just before its first use. Partitioning hoists these constant-only
+    ops to the top of the graph, and the memory planner then keeps every dequantized fp32 weight alive at once
+    (the 17m's arena doubles); next to its matmul, one weight's buffer is reused by the next."""
+    order = {node: n for n, node in enumerate(graph_module.graph.nodes)}
+    for node in list(graph_module.graph.nodes):
+        if node.op == "call_function" and "dequantize_per_channel" in str(node.target) and node.users:
+            first_user = min(node.users, key=order.__getitem__)
+            first_user.prepend(node)
+    graph_module.graph.lint()
+    graph_module.recompile()
 
 
 def _is_compute(op_type: str) -> bool:
@@ -128,12 +142,16 @@ class Executorch(ExportTarget):
             edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
             report = delegation(edge.exported_program().graph_module)
             check_matmuls_delegated(report)
+            _dequantize_where_used(edge.exported_program().graph_module)
             # plan memory for the declared upper bounds, not for the example's shape
             config = ExecutorchBackendConfig(sym_shape_eval_pass=ConstraintBasedSymShapeEvalPass())
-            path.write_bytes(edge.to_executorch(config).buffer)
+            program = edge.to_executorch(config)
+            path.write_bytes(program.buffer)
         io_spec = IoSpec.encoder(context.settings.dim, "int64", MAX_BATCH,
                                  context.max_sequence, MIN_SEQUENCE)
-        return io_spec, {"executorch_version": version("executorch"), "delegation": report}
+        planned = sum(program.executorch_program.execution_plan[0].non_const_buffer_sizes)
+        return io_spec, {"executorch_version": version("executorch"), "delegation": report,
+                         "planned_memory_bytes": planned}
 
 
 TARGET = Executorch("executorch", "model.pte", ("executorch",), RECIPES)
