@@ -137,10 +137,9 @@ def _work(row: Row, spec: dict, vectors: Path | None) -> dict:
         spec_file = Path(tmp) / "spec.json"
         spec_file.write_text(json.dumps({**spec, "kind": row.kind, "path": row.path,
                                          "tokenizer_bundle": row.tokenizer_bundle}))
-        out = vectors or Path(tmp) / "vectors.npz"
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-        done = subprocess.run([row.python, str(WORKER), str(spec_file), str(out)], capture_output=True, text=True,
-                              env=env, timeout=7200)
+        done = subprocess.run([row.python, str(WORKER), str(spec_file), *([str(vectors)] if vectors else [])],
+                              capture_output=True, text=True, env=env, timeout=7200)
     if done.returncode:
         raise BenchError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}")
     return json.loads(done.stdout.strip().splitlines()[-1])

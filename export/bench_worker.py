@@ -1,6 +1,7 @@
 """One benchmark row, measured in a process of its own so that its peak RSS and cold start are its own.
 
-    python bench_worker.py SPEC_JSON OUT_NPZ   (prints the measurements as one JSON line)
+    python bench_worker.py SPEC_JSON [OUT_NPZ]   (prints the measurements as one JSON line; with OUT_NPZ, also
+                                                 saves the vectors that fidelity is measured on)
 
 Standalone on purpose: the `pylate` kind runs in PyLate's own environment, which has neither this project
 nor its pins. The other kinds (`bundle`, `peer`) import the project's torch-free runtime.
@@ -144,7 +145,7 @@ def _tokenizer_copies(spec: dict) -> tuple[list, float | None]:
     return [first, second], None if before is None else after - before
 
 
-def measure(spec: dict, out: str) -> dict:
+def measure(spec: dict, out: str | None) -> dict:
     load = _encoders(spec)
     queries, documents, size = spec["queries"], spec["documents"], spec["batch_size"]
     tokenizers, tokenizer_mb = _tokenizer_copies(spec)  # held to the end: their memory stays below the mark
@@ -173,6 +174,8 @@ def measure(spec: dict, out: str) -> dict:
     vectors = encode(documents, False, size)
     result["docs_per_s_batched"] = len(documents) / (time.perf_counter() - t)
     result["peak_rss_mb"] = _peak_rss_mb()
+    if out is None:
+        return result
 
     query_vectors = encode(queries, True, size)
     arrays = {f"q{n}": v for n, v in enumerate(query_vectors)}
@@ -183,5 +186,5 @@ def measure(spec: dict, out: str) -> dict:
 
 if __name__ == "__main__":
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    spec_path, out_path = sys.argv[1:3]
+    spec_path, out_path = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else None)
     print(json.dumps(measure(json.loads(Path(spec_path).read_text()), out_path)))
