@@ -138,15 +138,17 @@ def test_a_converter_crash_is_reported_and_the_other_bundles_still_build(tmp_pat
 
 def test_a_failed_gate_publishes_only_its_report(minilm_checkpoint, tmp_path, monkeypatch, capsys):
     """A real int8 artifact held to an impossible bound: the retries with layers in float run out, the gate
-    refuses it, and nothing is published."""
+    refuses it, and nothing is published. The layer ranking is stood in for by module order here (measuring it
+    takes ~80 s; the outlier test below measures it)."""
     monkeypatch.setitem(parity.TIERS, "int8", {**parity.TIERS["int8"], "maxsim_rel_err_p99": ("<=", 1e-9)})
     monkeypatch.setattr(pipeline, "MAX_FLOAT_LAYERS", 2)
+    monkeypatch.setattr(pipeline, "rank_layers", lambda encoder, weights, *_: [(name, 0.0) for name in weights])
     assert main(["onnx", "--model", str(minilm_checkpoint), "--precision", "int8", "--out", str(tmp_path)]) == 1
     model_dir = tmp_path / minilm_checkpoint.name
     assert not (model_dir / "onnx-int8").exists()
     report = read_json(model_dir / "onnx-int8.FAILED-parity.json")
     assert not report["passed"] and any("maxsim_rel_err_p99" in f for f in report["failed"])
-    assert len(report["int8_float_layers"]) == 2
+    assert report["int8_float_layers"] == [f"backbone.encoder.layer.0.attention.self.{p}" for p in ("query", "key")]
     assert capsys.readouterr().err.count("missed the int8 tier") == 2
     assert not list(model_dir.glob(".*staging*"))
 
