@@ -145,11 +145,11 @@ class Executorch(ExportTarget):
             _dequantize_where_used(edge.exported_program().graph_module)
             # plan memory for the declared upper bounds, not for the example's shape
             config = ExecutorchBackendConfig(sym_shape_eval_pass=ConstraintBasedSymShapeEvalPass())
-            program = edge.to_executorch(config)
-            path.write_bytes(program.buffer)
+            lowered = edge.to_executorch(config)
+            path.write_bytes(lowered.buffer)
         io_spec = IoSpec.encoder(context.settings.dim, "int64", MAX_BATCH,
                                  context.max_sequence, MIN_SEQUENCE)
-        planned = sum(program.executorch_program.execution_plan[0].non_const_buffer_sizes)
+        planned = sum(lowered.executorch_program.execution_plan[0].non_const_buffer_sizes)
         return io_spec, {"executorch_version": version("executorch"), "delegation": report,
                          "planned_memory_bytes": planned}
 
