@@ -55,12 +55,17 @@ Batch = tuple[np.ndarray, np.ndarray]  # input_ids, attention_mask: int64 [batch
 class ColbertTokenizer:
     """Tokenises exactly as PyLate's ColBERT.tokenize does, and says which positions to keep.
 
-    Safe to call from several threads: each kind has its own tokenizer, configured once."""
+    Safe to call from several threads: its one tokenizer is configured once and never changed after.
+    Each kind truncates to its own length with tokenizers' own steps (encode, Encoding.truncate, then
+    post_process for the special tokens), so one parsed copy serves both kinds (each costs ~10 MB)."""
 
     def __init__(self, tokenizer_json: Path, settings: ColbertSettings):
         self.settings = settings
         text = Path(tokenizer_json).read_text(encoding="utf-8")
-        self._tokenizers = {is_query: self._configured(text, self._budget(is_query)) for is_query in (True, False)}
+        self._tokenizer = Tokenizer.from_str(text)
+        self._tokenizer.no_padding()
+        self._tokenizer.no_truncation()
+        self._special = self._tokenizer.num_special_tokens_to_add(is_pair=False)
         self._skip = np.array(sorted(set(settings.skiplist_ids)), dtype=np.int64)
         self._strip = "".join(map(chr, settings.strip_codepoints))
 
@@ -68,13 +73,6 @@ class ColbertTokenizer:
         """What sentence-transformers does to a text before PyLate tokenises it: strip, then lowercase."""
         text = text.strip(self._strip)
         return text.lower() if self.settings.do_lower_case else text
-
-    @staticmethod
-    def _configured(tokenizer_json: str, budget: int) -> Tokenizer:
-        tokenizer = Tokenizer.from_str(tokenizer_json)
-        tokenizer.no_padding()
-        tokenizer.enable_truncation(max_length=budget)
-        return tokenizer
 
     def _prefix_id(self, is_query: bool) -> int | None:
         return self.settings.query_prefix_id if is_query else self.settings.document_prefix_id
@@ -87,7 +85,11 @@ class ColbertTokenizer:
     def rows(self, texts: Sequence[str], is_query: bool) -> list[list[int]]:
         """Each text's token ids, prefix inserted, before padding."""
         prefix_id = self._prefix_id(is_query)
-        rows = [enc.ids for enc in self._tokenizers[is_query].encode_batch([self.preprocess(t) for t in texts])]
+        content = self._budget(is_query) - self._special  # what enable_truncation would leave the text
+        rows = []
+        for encoding in self._tokenizer.encode_batch([self.preprocess(t) for t in texts], add_special_tokens=False):
+            encoding.truncate(content)
+            rows.append(self._tokenizer.post_process(encoding).ids)
         return [row[:1] + [prefix_id] + row[1:] for row in rows] if prefix_id is not None else rows
 
     def pad(self, rows: Sequence[list[int]], is_query: bool) -> Batch:
