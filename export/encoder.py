@@ -43,13 +43,21 @@ def key_bias(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return (1.0 - attention_mask[:, None, None, :].to(dtype)) * MASK_BIAS
 
 
-def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """Scaled dot-product attention over [batch, heads, seq, head_dim]; logits and softmax in fp32, since
-    fp16 logits near 16 are off by ~0.01, which the softmax turns into 1% weight errors."""
-    scores = torch.matmul(q.float(), k.float().transpose(-1, -2)) * (q.shape[-1] ** -0.5) + bias.float()
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor, matmul=torch.matmul) -> torch.Tensor:
+    """Scaled dot-product attention over [..., seq, head_dim] -> [..., seq, head_dim]; logits and softmax in
+    fp32, since fp16 logits near 16 are off by ~0.01, which the softmax turns into 1% weight errors. 3-D
+    inputs may pass torch.bmm: torch.matmul exports as expand + view + bmm even where nothing broadcasts."""
+    scores = matmul(q.float(), k.float().transpose(-1, -2)) * (q.shape[-1] ** -0.5) + bias.float()
     weights = torch.softmax(scores, dim=-1).to(q.dtype)
-    out = torch.matmul(weights, v)  # [b, h, s, d]
-    return out.transpose(1, 2).flatten(2)
+    return matmul(weights, v)
+
+
+class Attention(nn.Module):
+    """[batch, heads, seq, head_dim] -> [batch, seq, heads * head_dim]. A module of its own so that a target
+    can put the same arithmetic in the form its converter handles best (targets/executorch.py does)."""
+
+    def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        return attend(q, k, v, bias).transpose(1, 2).flatten(2)
 
 
 def rope(positions: torch.Tensor, head_dim: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -97,11 +105,12 @@ class ModernBertAttention(nn.Module):
         self.head_dim = cfg.hidden_size // cfg.num_attention_heads
         self.Wqkv = nn.Linear(cfg.hidden_size, 3 * cfg.hidden_size, bias=cfg.attention_bias)
         self.Wo = nn.Linear(cfg.hidden_size, cfg.hidden_size, bias=cfg.attention_bias)
+        self.attention = Attention()
 
     def forward(self, x, bias, cos, sin):
         b, s, _ = x.shape
         q, k, v = (t.transpose(1, 2) for t in self.Wqkv(x).view(b, s, 3, self.heads, self.head_dim).unbind(2))
-        return self.Wo(attend(rotate(q, cos, sin), rotate(k, cos, sin), v, bias))
+        return self.Wo(self.attention(rotate(q, cos, sin), rotate(k, cos, sin), v, bias))
 
 
 class ModernBertMLP(nn.Module):
@@ -179,11 +188,12 @@ class BertSelfAttention(nn.Module):
         self.query = nn.Linear(cfg.hidden_size, cfg.hidden_size)
         self.key = nn.Linear(cfg.hidden_size, cfg.hidden_size)
         self.value = nn.Linear(cfg.hidden_size, cfg.hidden_size)
+        self.attention = Attention()
 
     def forward(self, x, bias):
         b, s, h = x.shape
         split = lambda t: t.view(b, s, self.heads, h // self.heads).transpose(1, 2)  # noqa: E731
-        return attend(split(self.query(x)), split(self.key(x)), split(self.value(x)), bias)
+        return self.attention(split(self.query(x)), split(self.key(x)), split(self.value(x)), bias)
 
 
 class BertResidual(nn.Module):

@@ -7,7 +7,7 @@ import torch
 
 from export.checkpoint import read_checkpoint
 from export.source import resolve
-from export.encoder import attend, key_bias, l2_normalize, load_encoder
+from export.encoder import Attention, attend, key_bias, l2_normalize, load_encoder
 from export.reference import Reference
 from tests.conftest import FIXTURE_TOKENIZER
 
@@ -114,7 +114,7 @@ def test_attention_logits_past_fp16_range_stay_finite():
     v = torch.randn(1, 1, 4, 64).half()
     assert torch.isinf(torch.matmul(q, k.transpose(-1, -2))).all()  # in fp16 the logits overflow
     bias = key_bias(torch.tensor([[1, 1, 1, 0]]), torch.float16)
-    out = attend(q, k, v, bias)
+    out = Attention()(q, k, v, bias)  # [batch, seq, heads * head_dim]
     assert torch.isfinite(out).all()
     expected = v[0, 0, :3].float().mean(0)  # equal logits: the mean of the three real values, padding excluded
     torch.testing.assert_close(out[0, 0].float(), expected, atol=2e-3, rtol=0)

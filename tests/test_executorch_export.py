@@ -3,6 +3,7 @@ test_conformance.py."""
 from __future__ import annotations
 
 import json
+import math
 import shutil
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 
 import runtimes
 from export.targets.executorch import check_matmuls_delegated
+from runtimes.colbert import ColbertSettings
 from runtimes.manifest import BundleError
 from tests.conftest import PRECISIONS, read_json
 
@@ -31,6 +33,21 @@ def test_int8_plans_no_more_memory_than_fp32(trained_run):
     planned = {p: read_json(trained_run.bundle("executorch", p) / "manifest.json")["details"]["planned_memory_bytes"]
                for p in ("fp32", "int8")}
     assert 0 < planned["int8"] <= planned["fp32"] * 1.2, planned
+
+
+def test_attention_scores_are_not_planned_buffers(mxbai_run):
+    """Planned buffers are allocated whole at load, for the longest sequence. No planned tensor may be as large as
+    one layer's [heads, seq, seq] attention scores (4 heads in the 17m): XNNPACK keeps them inside its delegate,
+    sized to the input actually run. The 4-D attention planned three at once (12 MB at 512 tokens)."""
+    from executorch.exir._serialize._program import deserialize_pte_binary  # reads the plan ExecuTorch runs
+
+    bundle = mxbai_run.bundle("executorch")
+    pte = deserialize_pte_binary((bundle / "model.pte").read_bytes())
+    plan = getattr(pte, "program", pte).execution_plan[0]
+    planned = [math.prod(v.val.sizes) for v in plan.values
+               if type(v.val).__name__ == "Tensor" and v.val.allocation_info is not None]
+    sequence = ColbertSettings.from_file(bundle / "colbert.json").io.max_sequence
+    assert sequence >= 256 and 0 < max(planned) < 4 * sequence * sequence
 
 
 def test_matches_onnx_on_the_same_checkpoint(mxbai_run):
