@@ -27,12 +27,15 @@ def test_xnnpack_runs_every_matmul_and_the_manifest_says_how_much(mxbai_run, tra
             assert manifest["tools"]["executorch"] == manifest["details"]["executorch_version"]
 
 
-def test_int8_plans_no_more_memory_than_fp32(trained_run):
-    """The dequantized weights live one at a time: int8's planned buffers are about fp32's (trained MiniLM: 1.05x);
-    hoisted dequantizations and weight copies outside the delegate made them 1.63x."""
+def test_int8_holds_one_dequantized_weight_at_a_time(trained_run):
+    """Each weight is dequantized next to its matmul, so int8's planned buffers exceed fp32's by about one fp32
+    weight, the largest (trained MiniLM: 5.25 MB against 2.63; the FFN weight is 2.25). Dequantizations left where
+    partitioning hoists them, at the top of the graph, keep every weight alive at once: 42.2 MB."""
     planned = {p: read_json(trained_run.bundle("executorch", p) / "manifest.json")["details"]["planned_memory_bytes"]
                for p in ("fp32", "int8")}
-    assert 0 < planned["int8"] <= planned["fp32"] * 1.2, planned
+    config = read_json(trained_run.checkpoint / "config.json")
+    largest_weight = config["hidden_size"] * config["intermediate_size"] * 4
+    assert planned["int8"] > 0 and planned["int8"] - planned["fp32"] <= 1.5 * largest_weight, planned
 
 
 def test_attention_scores_are_not_planned_buffers(mxbai_run):
