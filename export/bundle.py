@@ -15,7 +15,7 @@ from runtimes.manifest import MANIFEST, hash_files
 
 from .checkpoint import Checkpoint
 from . import parity_texts
-from .parity import Encoded, ParityReport
+from .parity import TOP_K, Encoded, ParityReport
 from .targets import Artifact
 
 FORMAT_VERSION = 1
@@ -71,9 +71,10 @@ def golden(tokenizer: ColbertTokenizer, reference: Encoded, thresholds: dict) ->
     d = entries(documents, picked_documents, reference.documents, False)
     scores = [[maxsim(reference.queries[i], reference.documents[j]) for j in picked_documents] for i in picked_queries]
     return {
-        "about": "PyTorch fp32 reference vectors (after PyLate filtering) and MaxSim scores; "
-                 "an app's output should meet `tolerance`, the bundle's parity tier.",
+        "about": "PyTorch fp32 reference vectors (after PyLate filtering) and their MaxSim scores; a self-test "
+                 "applies the golden rule of spec/bundle.md with `tolerance`, the bundle's parity tier.",
         "tolerance": {k: {"op": op, "value": v} for k, (op, v) in thresholds.items()},
+        "top_k": TOP_K,
         "queries": q,
         "documents": d,
         "scores": scores,

@@ -25,6 +25,7 @@ example:
   python -m export coreml --size 17m --out bundles
   python -m export all --model ./my-colbert --precision fp32 int8
   python -m export verify bundles/mxbai-edge-colbert-v0-17m/coreml-int8
+  python -m export index bundles/mxbai-edge-colbert-v0-17m/onnx-int8 --corpus docs.jsonl --out docs.cbindex
 """
 
 
@@ -63,6 +64,18 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("bundles", nargs="+", type=Path)
     verify.add_argument("--full", action="store_true",
                         help="also re-run the whole parity gate against the source checkpoint (needs the exporter)")
+    index = commands.add_parser(
+        "index", help="encode a corpus once into a portable index file that every runtime searches",
+        description="Encode every document of a corpus through a bundle into one index file (spec/bundle.md, "
+                    "'Index file'), tied to the bundle's model files.",
+        epilog="example:\n  python -m export index bundles/mxbai-edge-colbert-v0-17m/onnx-int8 --corpus docs.jsonl "
+               "--out docs.cbindex",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    index.add_argument("bundle", type=Path)
+    index.add_argument("--corpus", type=Path, required=True,
+                       help="JSON Lines (a string, or an object with a \"text\" field, per line) or a JSON array")
+    index.add_argument("--out", type=Path, required=True, help="the index file to write")
+    index.add_argument("--dtype", default="float32", help="float32 (default) or float16 (half the size)")
     bench = commands.add_parser(
         "bench", help="time bundles beside PyLate and the peer exporter: latency, throughput, memory, fidelity",
         description="Every bundle (and, with --against, PyLate itself and pylate-onnx-export's ONNX models) in one "
@@ -134,6 +147,16 @@ def main(argv: list[str] | None = None) -> int:
             from .verify import run_verify
 
             return run_verify(args.bundles, args.full, log)
+        if args.command == "index":
+            from runtimes.index import IndexFileError
+
+            from .index_command import CorpusError, run_index
+
+            try:
+                return run_index(args.bundle, args.corpus, args.out, args.dtype)
+            except (CorpusError, IndexFileError) as e:
+                print(f"error: {e}", file=sys.stderr)
+                return EXIT_BAD_INPUT
         if args.command == "bench":
             from .bench import BenchError, run_bench
             from .cache import cache_dir

@@ -40,7 +40,7 @@ class ParityReport:
     thresholds: dict[str, tuple[str, float]]
     failed: list[str] = field(default_factory=list)
     texts: dict[str, int] = field(default_factory=dict)
-    shapes: dict[str, int] = field(default_factory=dict)  # fixed-shape entry point -> gate texts it ran, at batch 1
+    buckets: dict[str, int] = field(default_factory=dict)  # bucket -> gate texts it ran, at batch 1
     float_layers: list[str] = field(default_factory=list)  # int8: Linear layers kept in float to hold the tier
 
     def to_json(self) -> dict:
@@ -52,7 +52,7 @@ class ParityReport:
             "thresholds": {k: {"op": op, "value": v} for k, (op, v) in self.thresholds.items()},
             "failed": self.failed,
             "texts": self.texts,
-            "fixed_shapes": self.shapes,
+            "buckets": self.buckets,
             **({"int8_float_layers": self.float_layers} if self.precision == "int8" else {}),
         }
 
@@ -118,8 +118,8 @@ def failures(metrics: dict[str, float], thresholds: dict[str, tuple[str, float]]
     return failed
 
 
-def shape_use(runtime: ColbertRuntime) -> dict[str, int]:
-    """How many of the gate's texts each fixed-shape entry point runs at batch 1 (none for a dynamic sequence)."""
+def bucket_use(runtime: ColbertRuntime) -> dict[str, int]:
+    """How many of the gate's texts each bucket runs at batch 1 (none for a dynamic sequence)."""
     io = runtime.settings.io
     use = dict.fromkeys(io.buckets, 0)
     if not use:
@@ -142,8 +142,8 @@ def run_gate(runtime: ColbertRuntime, reference: Encoded, precision: str) -> Par
         by_batch[str(size)] = compare(reference, candidate)
     metrics = worst(list(by_batch.values()))
     thresholds = TIERS[precision]
-    shapes = shape_use(runtime)
-    failed = failures(metrics, thresholds) + [f"fixed shape {name} ran none of the gate's texts"
-                                              for name, n in shapes.items() if n == 0]
+    buckets = bucket_use(runtime)
+    failed = failures(metrics, thresholds) + [f"bucket {name} ran none of the gate's texts"
+                                              for name, n in buckets.items() if n == 0]
     texts = {"queries": len(reference.queries), "documents": len(reference.documents)}
-    return ParityReport(precision, not failed, metrics, by_batch, thresholds, failed, texts, shapes)
+    return ParityReport(precision, not failed, metrics, by_batch, thresholds, failed, texts, buckets)

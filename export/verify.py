@@ -1,36 +1,30 @@
 """`python -m export verify BUNDLE...`: is this bundle still what its export published?
 
-Always: the sha256 of every file, a passing parity.json for the bundle's own tier, and the
-golden vectors re-encoded through the bundle's runtime within that tier. With --full, the whole
-parity gate again, against the PyTorch reference of the checkpoint named in the manifest.
+Always: the sha256 of every file, a passing parity.json for the bundle's own tier, and golden.json's one
+rule (runtimes.golden): the golden texts' ids exact, their vectors and MaxSim scores within the file's
+tolerance. With --full, the whole parity gate again, against the PyTorch reference of the checkpoint
+named in the manifest.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import runtimes
-from runtimes.manifest import BundleError, read_manifest
+from runtimes.golden import self_test
+from runtimes.manifest import BundleError, read_json_file, read_manifest
 
 from .checkpoint import HUB_IDS, fetch_from_hub, read_checkpoint
-from .parity import TIERS, Encoded, compare, failures, reference_outputs, run_gate
+from .parity import reference_outputs, run_gate
 from .source import resolve
 from .table import format_table
 
 
-def check_golden(runtime: runtimes.ColbertRuntime, golden: dict, precision: str) -> list[str]:
-    """Re-encode the golden texts and hold them to the tier (top-10 over a handful of documents)."""
-    import numpy as np
-
-    expected = Encoded([np.asarray(q["vectors"], np.float32) for q in golden["queries"]],
-                       [np.asarray(d["vectors"], np.float32) for d in golden["documents"]])
-    actual = Encoded(runtime.encode_queries([q["text"] for q in golden["queries"]]),
-                     runtime.encode_documents([d["text"] for d in golden["documents"]]))
-    try:
-        metrics = compare(expected, actual)
-    except ValueError as e:
-        return [f"golden vectors: {e}"]
-    return [f"golden vectors: {f}" for f in failures(metrics, TIERS[precision])]
+def check_golden(runtime: runtimes.ColbertRuntime) -> list[str]:
+    """golden.json's one rule (runtimes.golden), as every port's self-test applies it."""
+    report = self_test(runtime, runtime.golden)
+    problems = [f"golden ids differ for {len(report.id_mismatches)} text(s), the first {report.id_mismatches[0][:40]!r}"
+                ] if report.id_mismatches else []
+    return problems + [f"golden vectors: {f}" for f in report.failures]
 
 
 def _checkpoint_for(bundle: Path, manifest: dict):
@@ -50,10 +44,10 @@ def verify_bundle(bundle: Path, full: bool, log) -> list[str]:
     runtime = runtimes.load(bundle)  # checks every hash first
     precision = manifest["precision"]
     problems = []
-    parity = json.loads((bundle / "parity.json").read_text())
-    if not parity.get("passed") or parity.get("tier") != precision:
+    parity = read_json_file(bundle / "parity.json")
+    if not isinstance(parity, dict) or not parity.get("passed") or parity.get("tier") != precision:
         problems.append(f"parity.json does not record a passing {precision} gate")
-    problems += check_golden(runtime, json.loads((bundle / "golden.json").read_text()), precision)
+    problems += check_golden(runtime)
     if full:
         from .reference import Reference  # torch: only for --full
 

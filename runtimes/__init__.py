@@ -2,25 +2,51 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable, Sequence
 
 from .colbert import ColbertRuntime, ColbertSettings, ColbertTokenizer, maxsim, top_k
-from .manifest import BundleError, read_manifest, verify_hashes
+from .golden import Golden
+from .index import Hit, Index, IndexFileError
+from .manifest import BundleError, model_digest, read_manifest, verify_hashes
 from .targets import TARGETS, engine_module
 
-__all__ = ["load", "BundleError", "ColbertRuntime", "ColbertSettings", "maxsim", "top_k"]
+__all__ = ["load", "BundleError", "ColbertRuntime", "ColbertSettings", "Hit", "Index", "IndexFileError",
+           "build_index", "search", "maxsim", "top_k"]
 
 
 def load(bundle_dir: str | Path, batch_size: int = 16, threads: int = 0) -> ColbertRuntime:
-    """Verify a bundle's hashes and return a runtime for it (threads 0: the engine's default)."""
+    """Open a bundle as spec/bundle.md says (manifest and format, every hash, colbert.json, tokenizer.json,
+    golden.json, then the model) and return a runtime for it (threads 0: the engine's default)."""
     bundle_dir = Path(bundle_dir)
     manifest = read_manifest(bundle_dir)
     verify_hashes(bundle_dir, manifest)
     target = manifest.get("target")
     if target not in TARGETS:
-        raise BundleError(f"{bundle_dir}: unknown target {target!r}; this runtime knows {', '.join(TARGETS)}")
+        raise BundleError(f"{bundle_dir}: unknown target {target!r}; this runtime knows {', '.join(TARGETS)}",
+                          "unknown_target")
     settings = ColbertSettings.from_file(bundle_dir / "colbert.json")
-    if settings.io is None:
-        raise BundleError(f"{bundle_dir}/colbert.json has no io section; re-export the bundle")
-    engine = engine_module(target).load_engine(bundle_dir, settings, manifest, threads)
     tokenizer = ColbertTokenizer(bundle_dir / "tokenizer.json", settings)
-    return ColbertRuntime(tokenizer, engine, batch_size=batch_size)
+    golden = Golden.from_file(bundle_dir / "golden.json")
+    engine = engine_module(target).load_engine(bundle_dir, settings, manifest, threads)
+    return ColbertRuntime(tokenizer, engine, batch_size=batch_size, model_digest=model_digest(manifest), golden=golden)
+
+
+def build_index(runtime: ColbertRuntime, texts: Sequence[str], metadata: Sequence | None = None,
+                dtype: str = "float32", progress: Callable[[int], None] | None = None, chunk: int = 64) -> Index:
+    """Encode `texts` as documents into an index tied to the runtime's model (metadata defaults to the texts);
+    `progress` is called with the number of documents encoded so far."""
+    vectors = []
+    for start in range(0, len(texts), chunk):
+        vectors += runtime.encode_documents(list(texts[start:start + chunk]))
+        if progress:
+            progress(len(vectors))
+    return Index.build(vectors, list(texts) if metadata is None else list(metadata), runtime.model_digest, dtype)
+
+
+def search(runtime: ColbertRuntime, index: Index, query: str, k: int = 10) -> list[Hit]:
+    """The k best documents of `index` for one query; refuses an index built with another model."""
+    if index.model_digest != runtime.model_digest:
+        raise IndexFileError(f"the index was built with another model (digest {index.model_digest[:12]}, this "
+                             f"bundle's is {runtime.model_digest[:12]}); rebuild it with this bundle", "other_model")
+    (q,) = runtime.encode_queries([query])
+    return index.search(q, k)

@@ -12,8 +12,10 @@ from typing import Protocol, Sequence
 import numpy as np
 from tokenizers import Tokenizer
 
+from .fields import boolean, integer, list_of, optional, require, string
 from .iospec import IoSpec
-from .manifest import BundleError
+from .manifest import BundleError, first_line, read_json_file
+from .tokenizer_kinds import check_tokenizer
 
 
 @dataclass(frozen=True)
@@ -42,11 +44,21 @@ class ColbertSettings:
 
     @classmethod
     def from_file(cls, path: Path) -> "ColbertSettings":
-        try:
-            data = json.loads(Path(path).read_text())
-            return cls(**{**data, "io": IoSpec.from_dict(data["io"]) if data.get("io") else None})
-        except (TypeError, KeyError) as e:  # fields added or removed since the bundle was written
-            raise BundleError(f"{path} does not match this runtime's settings ({e!r}); re-export the bundle") from None
+        data = require(read_json_file(path), SETTINGS_FIELDS, str(path))
+        known = {name: data[name] for name in SETTINGS_FIELDS}
+        if data.get("io") is None:
+            raise BundleError(f"{path} has no io section; re-export the bundle", "malformed")
+        return cls(**{**known, "io": IoSpec.from_dict(data["io"], f"{path}['io']")})
+
+
+SETTINGS_FIELDS = {
+    "query_prefix": string, "document_prefix": string,
+    "query_prefix_id": optional(integer), "document_prefix_id": optional(integer),
+    "query_length": integer, "document_length": integer,
+    "do_query_expansion": boolean, "attend_to_expansion_tokens": boolean, "do_lower_case": boolean,
+    "strip_codepoints": list_of(integer), "skiplist_words": list_of(string), "skiplist_ids": list_of(integer),
+    "mask_token_id": integer, "pad_token_id": integer, "dim": integer,
+}
 
 
 Batch = tuple[np.ndarray, np.ndarray]  # input_ids, attention_mask: int64 [batch, seq]
@@ -61,8 +73,12 @@ class ColbertTokenizer:
 
     def __init__(self, tokenizer_json: Path, settings: ColbertSettings):
         self.settings = settings
-        text = Path(tokenizer_json).read_text(encoding="utf-8")
-        self._tokenizer = Tokenizer.from_str(text)
+        text = check_tokenizer(Path(tokenizer_json))
+        try:
+            self._tokenizer = Tokenizer.from_str(text)
+        except Exception as e:  # tokenizers raises a bare Exception with serde's message
+            raise BundleError(f"{tokenizer_json} cannot be parsed ({first_line(e)}); re-export the bundle",
+                              "malformed") from None
         self._tokenizer.no_padding()
         self._tokenizer.no_truncation()
         self._special = self._tokenizer.num_special_tokens_to_add(is_pair=False)
@@ -138,7 +154,7 @@ def maxsim(query: np.ndarray, document: np.ndarray) -> float:
 
 class Engine(Protocol):
     """A target's compiled encoder: token ids in, one vector per position out. `is_query` lets an
-    engine with per-kind entry points (TFLite signatures) pick one; the others ignore it."""
+    engine with buckets (TFLite, Core ML) pick one; the others ignore it."""
 
     def encode(self, input_ids: np.ndarray, attention_mask: np.ndarray, is_query: bool = False) -> np.ndarray: ...
 
@@ -146,11 +162,14 @@ class Engine(Protocol):
 class ColbertRuntime:
     """What an app does: tokenise, encode in batches, filter, score and rank."""
 
-    def __init__(self, tokenizer: ColbertTokenizer, engine: Engine, batch_size: int = 16):
+    def __init__(self, tokenizer: ColbertTokenizer, engine: Engine, batch_size: int = 16, model_digest: str = "",
+                 golden=None):
         self.tokenizer = tokenizer
         self.settings = tokenizer.settings
         self.engine = engine
         self.batch_size = batch_size
+        self.model_digest = model_digest  # runtimes.manifest.model_digest: what an index built with it records
+        self.golden = golden  # runtimes.golden.Golden of the bundle: its self-test
 
     def encode_queries(self, texts: Sequence[str], batch_size: int | None = None) -> list[np.ndarray]:
         return self._encode(texts, is_query=True, batch_size=batch_size)

@@ -1,7 +1,6 @@
 """Core ML bundles: Core ML itself on macOS, the numpy reference interpreter (runtimes.mil) elsewhere.
 
-The package has one fixed-shape function per length bucket (colbert.json `io.buckets`), run as
-runtimes.fixed_shapes does. The query function loads with the engine; the others on first use.
+The package has one function per bucket (colbert.json `io.buckets`), run as runtimes.buckets does. The query function loads with the engine; the others on first use.
 """
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .colbert import ColbertSettings
-from .fixed_shapes import check_entry_points, check_known, encode_in_buckets
+from .buckets import check_buckets, check_known, encode_in_buckets
 from .iospec import OUTPUT, IoSpec
 from .manifest import BundleError, first_line
 from .mil import MilError, MilProgram, function_names, read_spec
@@ -32,13 +31,13 @@ class CoremlEngine:
             available = function_names(read_spec(self.package))
         except MilError as e:
             raise BundleError(f"{first_line(e)}; re-export the bundle") from None
-        check_entry_points(self.package, io, available, "function")
+        check_buckets(self.package, io, available, "function")
         self._functions: dict[str, object] = {}
         self.function(io.bucket_for(1, is_query=True)[0])  # a broken package fails here, at load
 
     def function(self, name: str):
         """The loaded function `name`: an MLModel on macOS, else the interpreter's program."""
-        check_known(self.io, name, "function")
+        check_known(self.io, name)
         if name not in self._functions:
             try:
                 if self.use_coreml:

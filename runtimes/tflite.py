@@ -1,7 +1,6 @@
 """TFLite bundles run in the ai-edge-litert interpreter with its (default) XNNPACK delegate, torch-free.
 
-The model has one fixed-shape signature per length bucket (colbert.json `io.buckets`), run as
-runtimes.fixed_shapes does.
+The model has one signature per bucket (colbert.json `io.buckets`), run as runtimes.buckets does.
 """
 from __future__ import annotations
 
@@ -10,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .colbert import ColbertSettings
-from .fixed_shapes import check_entry_points, check_known, encode_in_buckets
+from .buckets import check_buckets, check_known, encode_in_buckets
 from .iospec import OUTPUT, IoSpec
 from .manifest import BundleError, first_line
 
@@ -24,13 +23,13 @@ class TfliteEngine:
             available = self.interpreter.get_signature_list()
         except Exception as e:  # the interpreter raises ValueError / RuntimeError with long text
             raise BundleError(f"{model_path}: LiteRT cannot load it ({first_line(e)}); re-export the bundle") from None
-        check_entry_points(model_path, io, available, "signature")
+        check_buckets(model_path, io, available, "signature")
         self.io = io
         self.pad_token_id = pad_token_id
         self._runners: dict[str, object] = {}
 
     def runner(self, name: str):
-        check_known(self.io, name, "signature")
+        check_known(self.io, name)
         if name not in self._runners:
             self._runners[name] = self.interpreter.get_signature_runner(name)
         return self._runners[name]

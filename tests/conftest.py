@@ -101,11 +101,22 @@ class Exports:
                 code = main([*args, "--out", str(out)])
             sys.stderr.write(stderr.getvalue())  # still shown when a test fails
             self.runs[args], self.output[args] = (code, out), Output(stdout.getvalue(), stderr.getvalue())
+            check_schemas(out)
         return self.runs[args]
 
     def bundle(self, *args: str, model: str, target: str, precision: str) -> Path:
         code, out = self.run(*args)
         return out / model / f"{target}-{precision}"
+
+
+def check_schemas(out: Path) -> None:
+    """Every bundle (and failed-gate report) an export run writes, against spec/schemas: whichever test first
+    needs the run fails if one does not validate."""
+    from tests.schemas import report_errors, schema_errors
+
+    errors = [e for manifest in sorted(out.glob("*/*/manifest.json")) for e in schema_errors(manifest.parent)]
+    errors += [e for report in sorted(out.glob("*/*.FAILED-parity.json")) for e in report_errors(report)]
+    assert errors == [], errors[:5]
 
 
 @pytest.fixture(scope="session")

@@ -63,6 +63,13 @@ class PyLate:
         self._run("save", str(source), str(dest), json.dumps(settings))
         return dest
 
+    def tokenize(self, model: Path, texts: list[str], workdir: Path) -> list[dict]:
+        """[{"query": {"input_ids", "attention_mask"}, "document": {...}}] from PyLate's tokenize, each text alone."""
+        source, out = workdir / "texts.json", workdir / "tokens.json"
+        source.write_text(json.dumps(texts), encoding="utf-8")
+        self._run("tokenize", str(model), str(source), str(out))
+        return json.loads(out.read_text(encoding="utf-8"))
+
     def encode(self, model: Path, queries: list[str], documents: list[str], workdir: Path) -> dict:
         """{"queries": [(vectors, kept ids)], "documents": [...]} from PyLate's encode."""
         texts, out = workdir / "texts.json", workdir / "pylate.npz"

@@ -3,6 +3,7 @@ checkpoints and computes the reference vectors the runtimes are compared with.
 
     python pylate_worker.py save SOURCE DEST SETTINGS_JSON
     python pylate_worker.py encode MODEL TEXTS_JSON OUT_NPZ
+    python pylate_worker.py tokenize MODEL TEXTS_JSON OUT_JSON
 
 Standalone on purpose: it imports nothing from the project.
 """
@@ -43,11 +44,28 @@ def encode(model_dir: str, texts_json: str, out: str) -> None:
     np.savez(out, **arrays)
 
 
+def tokenize(model_dir: str, texts_json: str, out: str) -> None:
+    """PyLate's ColBERT.tokenize of every text alone, as a query and as a document: input_ids, attention_mask."""
+    model = models.ColBERT(model_name_or_path=model_dir, device="cpu")
+    texts = json.loads(open(texts_json, encoding="utf-8").read())
+    result = []
+    for text in texts:
+        row = {}
+        for kind, is_query in (("query", True), ("document", False)):
+            tokens = model.tokenize([text], is_query=is_query)
+            row[kind] = {"input_ids": tokens["input_ids"][0].tolist(), "attention_mask": tokens["attention_mask"][0].tolist()}
+        result.append(row)
+    with open(out, "w", encoding="utf-8") as f:
+        json.dump(result, f)
+
+
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
     if command == "save":
         save(args[0], args[1], json.loads(args[2]))
     elif command == "encode":
         encode(*args)
+    elif command == "tokenize":
+        tokenize(*args)
     else:
         raise SystemExit(f"unknown command {command!r}")

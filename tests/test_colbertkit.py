@@ -110,7 +110,7 @@ SPECIAL_TEXTS = ["[CLS] [SEP] [MASK] [PAD] [UNK] [Q] [D] [unused0] [UNUSED1] <|p
 
 @pytest.mark.parametrize("run_name", ["mxbai_run", "variant_run", "trained_run"])  # BPE twice, WordPiece
 def test_tokenize_equals_the_python_runtime_on_thousands_of_texts(colbertkit, request, run_name):
-    """Token ids, masks, kept positions and the fixed shape (Core ML function) of every text, as a query and as a
+    """Token ids, masks, kept positions and the bucket (Core ML function) of every text, as a query and as a
     document, each alone."""
     bundle = request.getfixturevalue(run_name).bundle("coreml")
     runtime = runtimes.load(bundle)

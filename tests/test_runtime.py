@@ -92,13 +92,13 @@ def test_query_expansion_pads_with_mask_and_keeps_every_position(minilm_tokenize
     assert minilm_tokenizer.keep(ids, mask, is_query=True).all()
 
 
-def test_the_smallest_fixed_shape_of_the_kind_that_holds_the_input_is_picked():
+def test_the_smallest_bucket_of_the_kind_that_holds_the_input_is_picked():
     io = IoSpec.encoder(48, "int32", 1, 512, buckets={"q": Bucket("query", 48), "d512": Bucket("document", 512),
                                                       "d128": Bucket("document", 128), "d256": Bucket("document", 256)})
     assert io.bucket_for(48, is_query=True) == ("q", 48) and io.bucket_for(1, is_query=True) == ("q", 48)
     assert io.bucket_for(3, is_query=False) == ("d128", 128) and io.bucket_for(128, is_query=False) == ("d128", 128)
     assert io.bucket_for(129, is_query=False) == ("d256", 256) and io.bucket_for(512, is_query=False) == ("d512", 512)
-    with pytest.raises(ValueError, match="document of 513 tokens is past this bundle's largest document shape of 512"):
+    with pytest.raises(ValueError, match="document of 513 tokens is past this bundle's largest document bucket of 512"):
         io.bucket_for(513, is_query=False)
     with pytest.raises(ValueError, match="query of 49 tokens"):
         io.bucket_for(49, is_query=True)

@@ -92,7 +92,7 @@ def example_inputs(length: int, dtype: torch.dtype = torch.int64) -> tuple[torch
 
 
 def length_buckets(query_length: int, max_sequence: int) -> dict[str, Bucket]:
-    """The fixed shapes of a target that needs them (TFLite signatures, Core ML functions): entry point name ->
+    """The buckets of a target that needs them (TFLite signatures, Core ML functions): bucket name ->
     the kind of input it takes and its length. Queries have one length; documents go to the smallest that fits."""
     out = {"encode_query": Bucket("query", query_length)}
     for n in [b for b in DOCUMENT_BUCKETS if b < max_sequence] + [max_sequence]:

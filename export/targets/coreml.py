@@ -1,8 +1,8 @@
-"""Core ML: torch.export -> coremltools ML Program (.mlpackage), int32 inputs, one function per fixed shape.
+"""Core ML: torch.export -> coremltools ML Program (.mlpackage), int32 inputs, one function per bucket.
 
 The Neural Engine runs a flexible (RangeDim) sequence only at its default length, so the package is a
 multifunction model (iOS 18): the program is converted once with a flexible sequence, then materialized
-into one fixed-shape function per length bucket (the query length, and document buckets as TFLite has),
+into one fixed-shape function per bucket (the query length, and document buckets as TFLite has),
 with the weights shared between functions. The batch is 1. fp16 is Core ML's fp16 compute precision.
 int8 holds the int8 format's values as fp32 weights, from which coremltools' per-block quantizer
 re-derives the same group-32 grid (`constexpr_blockwise_shift_scale`).
@@ -87,7 +87,7 @@ def _blockwise_int8(model, float_weights: list[str]):
     return cto.linear_quantize_weights(model, config)
 
 
-def _fixed_shapes(model, buckets: dict[str, Bucket]):
+def _bucket_functions(model, buckets: dict[str, Bucket]):
     """The flexible program materialized into one fixed-shape function per bucket, without the flexible one.
     coremltools' own `materialize_dynamic_shape_mlmodel` re-runs its default passes including the fp16 cast,
     which would turn an fp32 program fp16; this runs them without it (the precision is already set)."""
@@ -130,13 +130,12 @@ class Coreml(ExportTarget):
             package, consts = _convert(model, context.max_sequence, precision)
             if precision == "int8":
                 package = _blockwise_int8(package, [consts[f"{layer}.weight"] for layer in context.float_layers])
-            package = _fixed_shapes(package, buckets)
+            package = _bucket_functions(package, buckets)
             shutil.rmtree(path, ignore_errors=True)
             package.save(str(path))
         io_spec = IoSpec.encoder(context.settings.dim, "int32", 1, context.max_sequence, buckets=buckets)
         details = {
             "minimum_deployment_target": "iOS18",  # multifunction models; macOS 15
-            "functions": {name: [1, b.length] for name, b in buckets.items()},
             "default_function": DEFAULT_FUNCTION,
         }
         return io_spec, details

