@@ -138,6 +138,8 @@ def _work(row: Row, spec: dict, vectors: Path | None) -> dict:
         spec_file.write_text(json.dumps({**spec, "kind": row.kind, "path": row.path,
                                          "tokenizer_bundle": row.tokenizer_bundle}))
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+        if spec["threads"] == 1:  # numpy's BLAS too (index search), set before the worker imports numpy
+            env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         done = subprocess.run([row.python, str(WORKER), str(spec_file), *([str(vectors)] if vectors else [])],
                               capture_output=True, text=True, env=env, timeout=7200)
     if done.returncode:
@@ -145,11 +147,11 @@ def _work(row: Row, spec: dict, vectors: Path | None) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def measure(row: Row, texts: dict, batch_size: int, vectors: Path, log) -> None:
+def measure(row: Row, texts: dict, batch_size: int, vectors: Path, log, index_documents: int = 0) -> None:
     base = {**texts, "batch_size": batch_size, "query_passes": 3, "fidelity_documents": 100}
     threads = os.cpu_count() or 1
-    log(f"{row.name}: one thread")
-    one = _work(row, {**base, "threads": 1, "batch_1_documents": True}, vectors)
+    log(f"{row.name}: one thread" + (f", and search over {index_documents} documents" if index_documents else ""))
+    one = _work(row, {**base, "threads": 1, "batch_1_documents": True, "index_documents": index_documents}, vectors)
     log(f"{row.name}: {threads} threads")
     many = _work(row, {**base, "threads": threads, "batch_1_documents": False}, None)
     row.result = {
@@ -159,6 +161,7 @@ def measure(row: Row, texts: dict, batch_size: int, vectors: Path, log) -> None:
         "docs_per_s_batch_1_1t": one["docs_per_s_batch_1"],
         "docs_per_s_batched_1t": one["docs_per_s_batched"], "docs_per_s_batched_all": many["docs_per_s_batched"],
         "peak_rss_mb": one["peak_rss_mb"], "model_rss_mb": one["model_rss_mb"],
+        "index_search_p50_ms_1t": one.get("index_search_p50_ms"), "index_vectors": one.get("index_vectors"),
         "vectors": str(vectors),
     }
 
@@ -189,7 +192,7 @@ def table(rows: list[Row]) -> str:
     for row in rows:
         r = row.result
         if row.skip or "error" in r:
-            lines.append([row.name, f"{row.size_mb:.1f}", *["-"] * 11, row.skip or r["error"]])
+            lines.append([row.name, f"{row.size_mb:.1f}", *["-"] * 12, row.skip or r["error"]])
             continue
         fid = r.get("fidelity", {})
         lines.append([row.name, f"{row.size_mb:.1f}", f"{r['cold_start_s']:.2f}",
@@ -197,9 +200,10 @@ def table(rows: list[Row]) -> str:
                       f"{r['docs_per_s_batch_1_1t']:.1f}", f"{r['docs_per_s_batched_1t']:.1f}",
                       f"{r['docs_per_s_batched_all']:.1f}", f"{r['peak_rss_mb']:.0f}", _fmt(r["model_rss_mb"], ".0f"),
                       _fmt(fid.get("maxsim_rel_err_p99"), ".2e"), _fmt(fid.get("top10_agreement"), ".2f"),
-                      fid.get("error", "")])
+                      _fmt(r.get("index_search_p50_ms_1t"), ".1f"), fid.get("error", "")])
     return format_table(lines, ["row", "size MB", "cold s", "q p50 1T", "q p95 1T", "q p50 all", "docs/s b1 1T",
-                                "docs/s 1T", "docs/s all", "peak RSS MB", "model MB", "MaxSim p99", "top10", "note"])
+                                "docs/s 1T", "docs/s all", "peak RSS MB", "model MB", "MaxSim p99", "top10",
+                                "search 10k 1T", "note"])
 
 
 def best_docs_per_s(result: dict) -> float:
@@ -254,9 +258,9 @@ def plot(rows: list[Row], path: Path) -> None:
 
 def run_bench(bundles: list[Path], against: list[str], pylate_python: str | None, model: Path | None,
               documents: int, batch_size: int, json_path: Path | None, plot_path: Path | None, cache: Path,
-              log=lambda message: print(message, file=sys.stderr)) -> int:
-    if documents < 1 or batch_size < 1:
-        raise BenchError("--documents and --batch-size take a positive number")
+              log=lambda message: print(message, file=sys.stderr), index_documents: int = 10_000) -> int:
+    if documents < 1 or batch_size < 1 or index_documents < 0:
+        raise BenchError("--documents and --batch-size take a positive number, --index-documents zero or more")
     unknown = sorted(set(against) - set(AGAINST))
     if unknown:
         raise BenchError(f"--against takes {', '.join(AGAINST)}, not {', '.join(unknown)}")
@@ -276,7 +280,7 @@ def run_bench(bundles: list[Path], against: list[str], pylate_python: str | None
             if row.skip:
                 continue
             try:
-                measure(row, texts, batch_size, workdir / f"row{n}.npz", log)
+                measure(row, texts, batch_size, workdir / f"row{n}.npz", log, index_documents)
             except (BenchError, BundleError) as e:
                 row.result, failed = {"error": str(e)}, True
         reference = next((Path(r.result["vectors"]) for r in rows if r.kind == "pylate" and "vectors" in r.result), None)
@@ -289,6 +293,9 @@ def run_bench(bundles: list[Path], against: list[str], pylate_python: str | None
           f"batched = length-sorted batches of {batch_size}; 1T = one thread, all = {machine['threads']} threads; "
           "times in ms")
     print(table(rows))
+    if index_documents:
+        print(f"search 10k 1T: p50 of one query's MaxSim over an index of {index_documents} documents (the "
+              f"{len(texts['documents'])} encoded ones repeated), one thread, brute force (runtimes.Index)")
     for line in ratios(rows):
         print(line)
     if json_path:

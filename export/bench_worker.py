@@ -145,6 +145,21 @@ def _tokenizer_copies(spec: dict) -> tuple[list, float | None]:
     return [first, second], None if before is None else after - before
 
 
+def _index_search(count: int, queries: list, documents: list) -> dict:
+    """Search p50 over an index of `count` documents: the encoded corpus repeated, so the vector counts per
+    document are the corpus's own."""
+    from runtimes.index import Index
+
+    index = Index.build([documents[n % len(documents)] for n in range(count)], list(range(count)), "0" * 64)
+    search_ms = []
+    for query in queries:
+        t = time.perf_counter()
+        index.search(query, 10)
+        search_ms.append((time.perf_counter() - t) * 1e3)
+    return {"index_search_p50_ms": statistics.median(search_ms), "index_documents": count,
+            "index_vectors": int(len(index.vectors))}
+
+
 def measure(spec: dict, out: str | None) -> dict:
     load = _encoders(spec)
     queries, documents, size = spec["queries"], spec["documents"], spec["batch_size"]
@@ -174,6 +189,8 @@ def measure(spec: dict, out: str | None) -> dict:
     vectors = encode(documents, False, size)
     result["docs_per_s_batched"] = len(documents) / (time.perf_counter() - t)
     result["peak_rss_mb"] = _peak_rss_mb()
+    if spec.get("index_documents") and spec["kind"] == "bundle":
+        result.update(_index_search(spec["index_documents"], encode(queries, True, size), vectors))
     if out is None:
         return result
 

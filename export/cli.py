@@ -90,6 +90,8 @@ def _parser() -> argparse.ArgumentParser:
                        "source, when it is a local directory)")
     bench.add_argument("--documents", type=int, default=500, help="mixed-length documents to encode (default 500)")
     bench.add_argument("--batch-size", type=int, default=8, help="batched throughput's batch size (default 8)")
+    bench.add_argument("--index-documents", type=int, default=10_000,
+                       help="time search over an index of this many documents (default 10000; 0: skip)")
     bench.add_argument("--json", type=Path, help="also write every measurement here")
     bench.add_argument("--plot", type=Path, help="draw latency and throughput against size into this PNG")
     return parser
@@ -164,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
             against = [a for a in args.against.split(",") if a]
             try:
                 return run_bench(args.bundles, against, args.pylate_python, args.model, args.documents,
-                                 args.batch_size, args.json, args.plot, cache_dir() / "bench")
+                                 args.batch_size, args.json, args.plot, cache_dir() / "bench",
+                                 index_documents=args.index_documents)
             except BenchError as e:
                 print(f"error: {e}", file=sys.stderr)
                 return EXIT_BAD_INPUT

@@ -15,7 +15,7 @@ from torch import nn
 from runtimes.colbert import ColbertTokenizer
 
 from .calibration_texts import CALIBRATION_TEXTS
-from .int8 import GROUP, QMAX, QuantizedWeight, check_width, round_to_nearest
+from .int8 import GROUP, QMAX, QuantizedWeight, check_width
 
 BLOCK = 128  # columns updated together (speed only)
 DAMPING = 0.01
@@ -89,10 +89,7 @@ def linears(encoder: nn.Module) -> dict[str, nn.Linear]:
     return {name: m for name, m in encoder.named_modules() if isinstance(m, nn.Linear)}
 
 
-def quantize_linears(encoder: nn.Module, tokenizer: ColbertTokenizer | None) -> dict[str, QuantizedWeight]:
-    """int8 for every Linear of the encoder, by module name: GPTQ on calibration text, or
-    round-to-nearest when no tokenizer is given."""
-    if tokenizer is None:
-        return {name: round_to_nearest(m.weight.detach().numpy()) for name, m in linears(encoder).items()}
+def quantize_linears(encoder: nn.Module, tokenizer: ColbertTokenizer) -> dict[str, QuantizedWeight]:
+    """int8 for every Linear of the encoder, by module name: GPTQ on calibration text."""
     hessians = input_hessians(encoder, tokenizer)
     return {name: gptq(m.weight, hessians[name]) for name, m in linears(encoder).items()}

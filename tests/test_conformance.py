@@ -15,8 +15,9 @@ import pytest
 
 import runtimes
 from export.cli import main
-from runtimes.manifest import BundleError, read_manifest
-from tests.conftest import PRECISIONS, TARGET_NAMES, flip_byte, read_json, rehash
+from export.parity import TIERS, failures
+from runtimes.manifest import BundleError
+from tests.conftest import PRECISIONS, TARGET_NAMES, read_json, rehash
 
 BUCKETED = ("tflite", "coreml")  # one fixed-shape entry point per bucket: TFLite signatures, Core ML functions
 EDGE_TEXTS = ["bees dance to share where flowers are", "", "   ", "東京 🙂 ✨", "?!...", "word " * 900]
@@ -26,20 +27,17 @@ def copy_bundle(run, target: str, tmp_path: Path, precision: str = "fp32") -> Pa
     return shutil.copytree(run.bundle(target, precision), tmp_path / "bundle")
 
 
-def artifact_file(bundle: Path) -> Path:
-    """The artifact itself, or the largest file inside a directory artifact (an .mlpackage's weights)."""
-    path = bundle / read_manifest(bundle)["artifact"]
-    return max(path.rglob("*"), key=lambda p: p.stat().st_size if p.is_file() else -1) if path.is_dir() else path
-
-
 @pytest.mark.parametrize("target", TARGET_NAMES)
 def test_every_bundle_passes_the_gate_at_batch_1_and_8(mxbai_run, trained_run, target):
     assert mxbai_run.code == 0 and trained_run.code == 0
     for run, precisions, bound in ((mxbai_run, ("fp32",), 512), (trained_run, PRECISIONS, 256)):
         for precision in precisions:
             bundle = run.bundle(target, precision)
+            assert bundle.is_dir() and not bundle.with_name(bundle.name + ".FAILED-parity.json").exists()
             parity = read_json(bundle / "parity.json")
-            assert parity["passed"] and parity["tier"] == precision and set(parity["by_batch_size"]) == {"1", "8"}
+            assert parity["tier"] == precision and set(parity["by_batch_size"]) == {"1", "8"}
+            for metrics in parity["by_batch_size"].values():  # each batch size on its own, not only the worst
+                assert failures(metrics, TIERS[precision]) == [], (target, precision, metrics)
             assert read_json(bundle / "manifest.json")["target"] == target
             io = read_json(bundle / "colbert.json")["io"]  # one bound: document_length, capped by BERT's positions
             assert io["max_sequence"] == bound and io["outputs"][0]["dtype"] == "float32"
@@ -74,28 +72,6 @@ def test_inputs_past_the_window_and_past_document_length(mxbai_run, target):
 
 
 @pytest.mark.parametrize("target", TARGET_NAMES)
-def test_corrupt_artifact_is_a_one_line_error(mxbai_run, target, tmp_path):
-    bundle = copy_bundle(mxbai_run, target, tmp_path)
-    artifact_file(bundle).write_bytes(b"not a model, a bad copy" * 100)
-    rehash(bundle)
-    with pytest.raises(BundleError) as error:
-        runtimes.load(bundle)
-    assert "\n" not in str(error.value) and "re-export" in str(error.value)
-
-
-@pytest.mark.parametrize("target", TARGET_NAMES)
-def test_tampered_bundle_fails_load_and_verify(mxbai_run, target, tmp_path, capsys):
-    bundle = copy_bundle(mxbai_run, target, tmp_path)
-    broken = artifact_file(bundle)
-    flip_byte(broken)
-    name = broken.relative_to(bundle).as_posix()
-    with pytest.raises(BundleError, match=f"sha256 mismatch for {name}"):
-        runtimes.load(bundle)
-    assert main(["verify", str(bundle)]) == 1
-    assert f"sha256 mismatch for {name}" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("target", TARGET_NAMES)
 def test_golden_vectors_the_model_does_not_produce_fail_verify(mxbai_run, target, tmp_path, capsys):
     """With consistent hashes, only re-encoding the golden texts through the target's runtime can tell."""
     bundle = copy_bundle(mxbai_run, target, tmp_path)
@@ -109,21 +85,11 @@ def test_golden_vectors_the_model_does_not_produce_fail_verify(mxbai_run, target
 
 
 @pytest.mark.parametrize("target", TARGET_NAMES)
-def test_missing_artifact_is_refused(mxbai_run, target, tmp_path):
-    bundle = copy_bundle(mxbai_run, target, tmp_path)
-    path = bundle / read_manifest(bundle)["artifact"]
-    shutil.rmtree(path) if path.is_dir() else path.unlink()
-    with pytest.raises(BundleError, match="missing .*re-export"):
-        runtimes.load(bundle)
-
-
-@pytest.mark.parametrize("target", TARGET_NAMES)
 def test_trained_checkpoint_holds_every_tier(trained_run, target):
     """fp16 and int8 only count on trained weights; the tiers against PyLate are in test_pylate_parity."""
+    assert trained_run.code == 0, trained_run.output.out
     for precision in PRECISIONS:
-        parity = read_json(trained_run.bundle(target, precision) / "parity.json")
-        assert parity["passed"], (target, precision, parity["failed"])
-        assert parity["synthetic"] is False
+        assert read_json(trained_run.bundle(target, precision) / "parity.json")["synthetic"] is False
     int8 = read_json(trained_run.bundle(target, "int8") / "manifest.json")
     assert int8["details"]["int8_recipe"] == "gptq" and int8["details"]["int8_group"] == 32
     sizes = {p: read_json(trained_run.bundle(target, p) / "manifest.json")["artifact_bytes"] for p in PRECISIONS}

@@ -28,7 +28,7 @@ def test_synthetic_exports_pass_every_tier(exports, size):
     assert code == 0
     for precision in PRECISIONS:
         parity_json = read_json(out / synthetic_name(size) / f"onnx-{precision}" / "parity.json")
-        assert parity_json["passed"] and parity_json["tier"] == precision
+        assert parity_json["tier"] == precision and not parity_json["failed"]
         assert parity_json["synthetic"] is True and "SYNTHETIC" in parity_json["warning"]
         assert parity_json["texts"]["documents"] >= 50
 

@@ -8,10 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tokenizers import Tokenizer
 
 import runtimes
-from export import parity_texts
 from export.checkpoint import read_checkpoint
 from export.source import resolve
 from runtimes.colbert import ColbertTokenizer, maxsim, top_k
@@ -157,36 +155,6 @@ def test_verify_and_bench_without_full_never_import_torch(exports):
     """)
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-
-
-def _mixed_texts(count: int) -> list[str]:
-    """Texts of 0 to ~700 tokens from words, CJK, emoji, NFD accents, control characters and spaces."""
-    rng = np.random.default_rng(7)
-    pieces = ["bee", "Hive", "honey,", "(pollen)", "東京", "は日本の", "🙂", "🚀🚀", "cafe\u0301", "naïve",
-              "\t", "\x07", "  ", "...", "1234.5", "don't", "MixedCase", "\n\n"]
-    texts = parity_texts.documents() + parity_texts.queries()
-    while len(texts) < count:
-        words = rng.choice(pieces, size=int(rng.integers(0, 400)))
-        texts.append(" ".join(words))
-    return texts
-
-
-@pytest.mark.parametrize("name", ["mxbai_tokenizer", "minilm_tokenizer"])
-def test_one_tokenizer_truncates_each_kind_as_tokenizers_own_truncation(request, name):
-    """The runtime parses tokenizer.json once and truncates each kind itself; tokenizers' own
-    enable_truncation, one configured copy per kind, must give the same ids on thousands of texts."""
-    tokenizer: ColbertTokenizer = request.getfixturevalue(name)
-    texts = _mixed_texts(3000)
-    for is_query in (True, False):
-        reference = Tokenizer.from_str(tokenizer._tokenizer.to_str())
-        reference.enable_truncation(max_length=tokenizer._budget(is_query))
-        prefix = tokenizer._prefix_id(is_query)
-        expected = [e.ids for e in reference.encode_batch([tokenizer.preprocess(t) for t in texts])]
-        if prefix is not None:
-            expected = [row[:1] + [prefix] + row[1:] for row in expected]
-        rows = tokenizer.rows(texts, is_query)
-        assert max(map(len, rows)) == tokenizer._budget(is_query) + (prefix is not None)  # truncation ran
-        assert rows == expected
 
 
 def test_tokenizer_is_safe_to_call_from_several_threads(mxbai_tokenizer):

@@ -17,8 +17,7 @@ from runtimes.colbert import ColbertSettings, ColbertTokenizer, maxsim, top_k
 from runtimes.iospec import IoSpec
 from runtimes.manifest import ERROR_KINDS, BundleError, sha256
 from spec.generate import generate
-from tests.bundle_mutations import apply
-from tests.checkpoints import minilm_source
+from tests.bundle_mutations import apply, artifact_paths
 from tests.conftest import FIXTURE_TOKENIZER, TARGET_NAMES, read_json, rehash, synthetic_args, synthetic_name
 from tests.schemas import SCHEMAS, schema_errors
 
@@ -33,10 +32,16 @@ def read_jsonl(name: str) -> tuple[dict, list[dict]]:
     return lines[0]["header"], lines[1:]
 
 
-def tokenizer_file(header: dict) -> Path:
-    """The tokenizer a vector file names, from where the tests take it; its sha256 must be the named one."""
-    path = {"mxbai-edge-colbert-v0": FIXTURE_TOKENIZER, "all-MiniLM-L6-v2": minilm_source() / "tokenizer.json"}[
-        header["tokenizer"]]
+@pytest.fixture(scope="module")
+def tokenizers(minilm_checkpoint) -> dict[str, Path]:
+    """The tokenizers the vectors name, from where the tests take them: mxbai's fixture, and the trained MiniLM
+    checkpoint PyLate saved (its bundles carry the same file)."""
+    return {"mxbai-edge-colbert-v0": FIXTURE_TOKENIZER,
+            "all-MiniLM-L6-v2, saved by PyLate": minilm_checkpoint / "tokenizer.json"}
+
+
+def tokenizer_file(tokenizers: dict[str, Path], header: dict) -> Path:
+    path = tokenizers[header["tokenizer"]]
     assert sha256(path) == header["tokenizer_sha256"], f"{path} is not the tokenizer the vectors were made with"
     return path
 
@@ -46,9 +51,9 @@ def settings_of(header: dict) -> ColbertSettings:
     return ColbertSettings(**{**settings, "io": IoSpec.from_dict(settings["io"])})
 
 
-def test_conformance_vectors_regenerate_byte_for_byte(tmp_path, mxbai_fixture):
+def test_conformance_vectors_regenerate_byte_for_byte(tmp_path, tokenizers):
     """From tokenizers itself and the runtime: a change of either shows up here as a diff to review."""
-    generate(FIXTURE_TOKENIZER, minilm_source() / "tokenizer.json", tmp_path)
+    generate(FIXTURE_TOKENIZER, tokenizers["all-MiniLM-L6-v2, saved by PyLate"], tmp_path)
     committed = sorted(p.name for p in CONFORMANCE.iterdir())
     assert committed == sorted(p.name for p in tmp_path.iterdir())
     assert [n for n in committed if (CONFORMANCE / n).read_bytes() != (tmp_path / n).read_bytes()] == []
@@ -56,10 +61,10 @@ def test_conformance_vectors_regenerate_byte_for_byte(tmp_path, mxbai_fixture):
 
 
 @pytest.mark.parametrize("name", TOKENIZE)
-def test_python_runtime_passes_the_tokenize_vectors(name):
+def test_python_runtime_passes_the_tokenize_vectors(tokenizers, name):
     header, cases = read_jsonl(f"tokenize-{name}.jsonl")
     assert len(cases) >= 3000
-    tokenizer = ColbertTokenizer(tokenizer_file(header), settings_of(header))
+    tokenizer = ColbertTokenizer(tokenizer_file(tokenizers, header), settings_of(header))
     io = tokenizer.settings.io
     mismatches = []
     for case in cases:
@@ -80,11 +85,12 @@ PYLATE_CHECKPOINTS = {"mxbai": "mxbai_checkpoint", "mxbai-variant": "variant_che
 
 
 @pytest.mark.parametrize("name", TOKENIZE)
-def test_tokenize_vectors_are_pylates_own_tokenize(request, pylate, tmp_path, name):
+def test_tokenize_vectors_are_pylates_own_tokenize(request, pylate, tokenizers, tmp_path, name):
     """The vectors against the real thing: PyLate's ColBERT.tokenize of every text alone, on a checkpoint PyLate
     saved with the same settings (its strip, lowercasing, truncation, prefix and expansion included)."""
     header, cases = read_jsonl(f"tokenize-{name}.jsonl")
     checkpoint = read_checkpoint(request.getfixturevalue(PYLATE_CHECKPOINTS[name]), source="test")
+    assert sha256(checkpoint.path / "tokenizer.json") == header["tokenizer_sha256"]  # PyLate saved that very file
     frozen = {k: v for k, v in header["settings"].items() if k not in ("io", "dim")}
     assert {k: v for k, v in asdict(checkpoint.settings).items() if k in frozen} == frozen
     expected = pylate.tokenize(checkpoint.path, [c["text"] for c in cases], tmp_path)
@@ -158,7 +164,7 @@ def test_artifact_mutations_get_their_error_kind_on_every_target(mxbai_run, tmp_
         apply(bundle, case["mutation"], case["rehash"])
         error = open_error(bundle)
         assert error.kind == case["error"], (case["name"], str(error))
-        assert "\n" not in str(error)
+        assert "\n" not in str(error) and artifact_paths(mxbai_run.bundle(target))[case["mutation"]["file"]].name in str(error)
 
 
 def test_verify_refuses_each_bad_bundle_in_one_row(exports, tmp_path, capsys):
@@ -220,7 +226,7 @@ def test_verify_fails_just_past_the_maxsim_tolerance_and_passes_just_inside(expo
     bundle = golden_copy(exports, tmp_path)
     runtime = runtimes.load(bundle)
     golden = read_json(bundle / "golden.json")
-    op, bound = golden["tolerance"]["maxsim_rel_err_max"]["op"], golden["tolerance"]["maxsim_rel_err_max"]["value"]
+    bound = golden["tolerance"]["maxsim_rel_err_max"]["value"]
     q = runtime.encode_queries([golden["queries"][0]["text"]])[0]
     d = runtime.encode_documents([golden["documents"][0]["text"]])[0]
     actual = maxsim(q, d)
