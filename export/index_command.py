@@ -77,11 +77,16 @@ def run_index(bundle: Path, corpus: Path, out: Path, dtype: str) -> int:
         raise CorpusError(f"--dtype {dtype}: choose {' or '.join(DTYPES)}")
     if not Path(out).parent.is_dir():
         raise CorpusError(f"--out {out}: its directory does not exist")
+    if Path(out).is_dir():
+        raise CorpusError(f"--out {out} is a directory; give the index file's path")
     texts, metadata = read_corpus(corpus)
     runtime = runtimes.load(bundle)
     started = time.perf_counter()
     index = runtimes.build_index(runtime, texts, metadata, dtype, progress=ProgressBar(len(texts)))
-    index.save(out)
+    try:
+        index.save(out)
+    except OSError as e:
+        raise CorpusError(f"--out {out}: cannot write it ({e.strerror})") from None
     seconds = time.perf_counter() - started
     rows = [[str(out), str(len(index)), str(len(index.vectors)), f"{index.dim} {dtype}",
              f"{Path(out).stat().st_size / 1e6:.2f}", f"{len(texts) / seconds:.1f}", index.model_digest[:12]]]

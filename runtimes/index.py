@@ -35,6 +35,7 @@ VERSION = 1
 DTYPES = {"float32": 0, "float16": 1}
 HEADER = struct.Struct("<8sIIIIQQQ32s")  # 80 bytes
 CHECKSUM = 32
+CHUNK = 65536  # vectors scored per matrix product: the similarities stay in cache for the per-document max
 
 
 INDEX_ERRORS = ("corrupt", "unknown_version", "other_model", "unreadable")
@@ -47,6 +48,11 @@ class IndexFileError(Exception):
         assert kind in INDEX_ERRORS, kind
         super().__init__(message)
         self.kind = kind
+
+
+def _columns(rows: np.ndarray) -> np.ndarray:
+    """[V, dim] float32, stored column-major: a search multiplies the query with runs of columns."""
+    return np.ascontiguousarray(rows.T, dtype=np.float32).T
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,7 @@ class Index:
     dtype: str  # how the vectors are stored: float32, or float16 for half the size
     model_digest: str  # hex sha256; a search refuses queries from another model
     offsets: np.ndarray  # int64 [N + 1]
-    vectors: np.ndarray  # float32 [V, dim], widened from float16 when stored so
+    vectors: np.ndarray  # float32 [V, dim], column-major (each dimension contiguous, as search reads it)
     metadata: list
 
     @classmethod
@@ -78,7 +84,7 @@ class Index:
         dim = dims.pop() if dims else 0
         counts = np.array([0] + [len(d) for d in documents], dtype=np.int64)
         stacked = np.concatenate(documents) if documents else np.zeros((0, dim), np.float32)
-        vectors = stacked.astype(dtype).astype(np.float32)  # what a reader gets back
+        vectors = _columns(stacked.astype(dtype))  # what a reader gets back
         return cls(dim, dtype, model_digest, np.cumsum(counts), vectors, list(metadata))
 
     def __len__(self) -> int:
@@ -130,7 +136,7 @@ class Index:
         if offsets[0] != 0 or offsets[-1] != v or np.any(np.diff(offsets) < 0):
             raise corrupt("document offsets out of order")
         start += 8 * (n + 1)
-        vectors = np.frombuffer(data, "<f4" if item == 4 else "<f2", v * dim, start).reshape(v, dim).astype(np.float32)
+        vectors = _columns(np.frombuffer(data, "<f4" if item == 4 else "<f2", v * dim, start).reshape(v, dim))
         start += v * dim * item
         try:
             metadata = json.loads(data[start:start + m].decode("utf-8"))
@@ -160,13 +166,17 @@ class Index:
         if query.ndim != 2 or (query.size and query.shape[1] != self.dim):
             raise ValueError(f"query vectors must be [n, {self.dim}], not {list(query.shape)}")
         out = np.zeros(len(self), dtype=np.float32)
-        counts = np.diff(self.offsets)
-        filled = np.flatnonzero(counts)
+        filled = np.flatnonzero(np.diff(self.offsets))  # documents with vectors; the others score 0
         if len(query) == 0 or len(filled) == 0:
             return out
-        sims = self.vectors @ query.T  # [V, n]
-        best = np.maximum.reduceat(sims, self.offsets[filled], axis=0)  # [filled, n]: each document's best row
-        out[filled] = best.sum(axis=1, dtype=np.float32)
+        starts, ends, columns = self.offsets[filled], self.offsets[filled + 1], self.vectors.T
+        i = 0
+        while i < len(filled):  # whole documents, about CHUNK vectors at a time
+            j = max(int(np.searchsorted(starts, starts[i] + CHUNK)), i + 1)
+            sims = query @ columns[:, starts[i]:ends[j - 1]]  # [query vectors, chunk vectors]
+            best = np.maximum.reduceat(sims, starts[i:j] - starts[i], axis=1)  # each document's best per row
+            out[filled[i:j]] = best.sum(axis=0, dtype=np.float32)
+            i = j
         return out
 
     def search(self, query: np.ndarray, k: int = 10) -> list[Hit]:

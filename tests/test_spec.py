@@ -122,6 +122,24 @@ def test_char_classes_cover_every_scalar_value_once_per_family():
     assert any(a <= ord(".") <= b for a, b in classes["bert_punctuation"])
 
 
+@pytest.mark.parametrize("name, like", [("bert_removed", "x{c}y -> xy"), ("bert_whitespace", "x{c}y -> x y"),
+                                        ("bert_split_whitespace", "x{c}y -> x y"), ("bert_chinese", "x{c}y -> x {c} y"),
+                                        ("bert_punctuation", "x{c}y -> x {c} y")])
+def test_python_runtime_honours_the_wordpiece_char_classes(tokenizers, name, like):
+    """The classes through the runtime's whole WordPiece path: a sample of each class's code points between two
+    letters tokenises as the class says (the prefix and specials included). The normalizer runs first, so what
+    clean_text drops never reaches the pre-tokenizer."""
+    header, _ = read_jsonl("tokenize-minilm.jsonl")
+    tokenizer = ColbertTokenizer(tokenizer_file(tokenizers, header), settings_of(header))
+    classes = {line["class"]: {c for a, b in line["ranges"] for c in range(a, b + 1)}
+               for line in read_jsonl("charclasses.jsonl")[1] if "class" in line}
+    points = sorted(classes[name] - (classes["bert_removed"] if name != "bert_removed" else set()))
+    sample = [chr(c) for c in np.random.default_rng(0).choice(points, size=min(300, len(points)), replace=False)]
+    given, expected = like.split(" -> ")
+    texts = [given.format(c=c) for c in sample]
+    assert tokenizer.rows(texts, False) == tokenizer.rows([expected.format(c=c) for c in sample], False)
+
+
 def test_python_runtime_passes_the_scoring_vectors():
     _, cases = read_jsonl("scoring.jsonl")
     assert any(len(set(c["maxsim"])) < len(c["maxsim"]) for c in cases)  # ties are covered

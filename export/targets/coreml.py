@@ -48,9 +48,8 @@ def _after_the_last_layer_norm(op) -> bool:
 def _in_fp16(op) -> bool:
     """Core ML's fp16 precision casts every op; keep in fp32 what the encoder keeps in fp32 in every fp16 model
     (attention logits with their scale and mask, softmax, LayerNorm, the head and the L2 norm), and the
-    residual adds: with fp16 logits the trained MiniLM misses the fp16 tier, with an fp16 head its int8
-    misses the int8 tier, and with fp16 residual sums its fp16 measured MaxSim max 5.2e-3 padded to a
-    fixed shape (2.1e-3 with them in fp32)."""
+    residual adds: on trained weights, fp16 logits miss the fp16 tier, an fp16 head makes int8 miss the int8
+    tier, and fp16 residual sums miss the fp16 tier through the buckets (docs/targets.md)."""
     return (op.op_type not in FP32_OPS and not (op.op_type in LOGIT_OPS and _feeds_on_logits(op))
             and not (op.op_type == "add" and _feeds_a_layer_norm(op)) and not _after_the_last_layer_norm(op))
 

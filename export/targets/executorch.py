@@ -74,9 +74,9 @@ class _ByteEmbedding(nn.Module):
 class _BatchOneAttention(nn.Module):
     """The encoder's attention for batch 1, in [heads, seq, head_dim]: the same arithmetic, bit for bit.
     Matmuls over 4-D tensors decompose into views and expands that XNNPACK leaves outside its delegates, so
-    each layer's [heads, seq, seq] scores, their softmax and an expanded copy crossed delegate boundaries and
-    sat in the planned buffers, which are allocated whole at load (three [4, 512, 512] at once: all of the
-    17m's 12.0 MB). In 3-D the chain is one delegate, and XNNPACK holds the scores at the length run."""
+    each layer's [heads, seq, seq] scores, their softmax and an expanded copy would cross delegate boundaries
+    and sit in the planned buffers, which are allocated whole at load for the longest sequence. In 3-D the
+    chain is one delegate, and XNNPACK holds the scores at the length run (docs/benchmarks.md)."""
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         return attend(q[0], k[0], v[0], bias[0], torch.bmm).transpose(0, 1).flatten(1)[None]
