@@ -29,7 +29,8 @@ from .parity import Encoded, compare
 from .table import format_table
 
 WORKER = Path(__file__).with_name("bench_worker.py")
-AGAINST = ("pylate", "peer")
+BROWSER_WORKER = Path(__file__).resolve().parents[1] / "web-demo" / "bench-worker.mjs"
+AGAINST = ("pylate", "peer", "browser")
 CPU_FLAGS = {"AVX2": "avx2", "AVX-512": "avx512f", "VNNI": ("avx512_vnni", "avx_vnni"), "AMX": "amx_tile"}
 
 
@@ -40,7 +41,7 @@ class BenchError(Exception):
 @dataclass
 class Row:
     name: str
-    kind: str  # bundle | peer | pylate (bench_worker kinds)
+    kind: str  # bundle | peer | pylate (bench_worker kinds) | browser (web-demo/bench-worker.mjs)
     path: str
     size_mb: float
     python: str = sys.executable
@@ -108,9 +109,24 @@ def _size_mb(*files: Path) -> float:
     return sum(f.stat().st_size for f in files if f.is_file()) / 1e6
 
 
+def _browser_rows(bundles: list[Path]) -> list[Row]:
+    """Each ONNX bundle again in headless Chromium, on onnxruntime-web (web-demo/)."""
+    rows = []
+    for bundle in bundles:
+        manifest = read_manifest(bundle)
+        if manifest["target"] == "onnx":
+            row = Row(f"onnx {manifest['precision']} (chromium)", "browser", str(bundle), manifest["artifact_bytes"] / 1e6,
+                      python="node")
+            if not (BROWSER_WORKER.parent / "node_modules").is_dir() or not Path("/usr/bin/chromium").is_file():
+                row.skip = "needs web-demo's packages (npm ci in web-demo) and Debian's chromium"
+            rows.append(row)
+    return rows
+
+
 def plan(bundles: list[Path], against: list[str], pylate_python: str | None, model: Path | None,
          cache: Path) -> list[Row]:
-    rows = [_bundle_row(b) for b in bundles]
+    rows = [_bundle_row(b) for b in bundles] + (_browser_rows(bundles) if "browser" in against else [])
+    against = [a for a in against if a != "browser"]
     if not against:
         return rows
     if not pylate_python:
@@ -140,8 +156,9 @@ def _work(row: Row, spec: dict, vectors: Path | None) -> dict:
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
         if spec["threads"] == 1:  # numpy's BLAS too (index search), set before the worker imports numpy
             env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-        done = subprocess.run([row.python, str(WORKER), str(spec_file), *([str(vectors)] if vectors else [])],
-                              capture_output=True, text=True, env=env, timeout=7200)
+        command = ([row.python, str(BROWSER_WORKER), str(spec_file)] if row.kind == "browser" else
+                   [row.python, str(WORKER), str(spec_file), *([str(vectors)] if vectors else [])])
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=7200)
     if done.returncode:
         raise BenchError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -198,7 +215,7 @@ def table(rows: list[Row]) -> str:
         lines.append([row.name, f"{row.size_mb:.1f}", f"{r['cold_start_s']:.2f}",
                       f"{r['query_p50_ms_1t']:.1f}", f"{r['query_p95_ms_1t']:.1f}", f"{r['query_p50_ms_all']:.1f}",
                       f"{r['docs_per_s_batch_1_1t']:.1f}", f"{r['docs_per_s_batched_1t']:.1f}",
-                      f"{r['docs_per_s_batched_all']:.1f}", f"{r['peak_rss_mb']:.0f}", _fmt(r["model_rss_mb"], ".0f"),
+                      f"{r['docs_per_s_batched_all']:.1f}", _fmt(r["peak_rss_mb"], ".0f"), _fmt(r["model_rss_mb"], ".0f"),
                       _fmt(fid.get("maxsim_rel_err_p99"), ".2e"), _fmt(fid.get("top10_agreement"), ".2f"),
                       _fmt(r.get("index_search_p50_ms_1t"), ".1f"), fid.get("error", "")])
     return format_table(lines, ["row", "size MB", "cold s", "q p50 1T", "q p95 1T", "q p50 all", "docs/s b1 1T",
@@ -222,6 +239,11 @@ def ratios(rows: list[Row]) -> list[str]:
             lines.append(f"{r.name}: documents/s {best_docs_per_s(r.result) / best_docs_per_s(pylate.result):.2f}x "
                          f"PyLate's, query p50 {r.result['query_p50_ms_1t'] / pylate.result['query_p50_ms_1t']:.2f}x "
                          "PyLate's (one thread, best batching)")
+        native = next((f for f in measured if f.kind == "bundle" and f.path == r.path), None) if r.kind == "browser" else None
+        if native:
+            lines.append(f"{r.name}: query p50 {r.result['query_p50_ms_1t'] / native.result['query_p50_ms_1t']:.2f}x, "
+                         f"documents/s {best_docs_per_s(r.result) / best_docs_per_s(native.result):.2f}x the Python "
+                         f"runtime's on the same bundle (one thread; native onnxruntime against wasm)")
         fp32 = next((f for f in measured if f.kind == r.kind and f.name == r.name.rsplit(" ", 1)[0] + " fp32"), None)
         if fp32 and fp32 is not r and (fp32.result["model_rss_mb"] or 0) > 0 and r.result["model_rss_mb"] is not None:
             lines.append(f"{r.name}: model memory {r.result['model_rss_mb'] / fp32.result['model_rss_mb']:.2f}x, "
@@ -285,7 +307,7 @@ def run_bench(bundles: list[Path], against: list[str], pylate_python: str | None
                 row.result, failed = {"error": str(e)}, True
         reference = next((Path(r.result["vectors"]) for r in rows if r.kind == "pylate" and "vectors" in r.result), None)
         for row in rows:
-            if reference and "vectors" in row.result and row.kind != "pylate":
+            if reference and Path(row.result.get("vectors", "")).is_file() and row.kind != "pylate":
                 row.result["fidelity"] = fidelity(reference, Path(row.result["vectors"]))
             row.result.pop("vectors", None)
     print(f"CPU: {machine['name']}, {machine['threads']} threads; {features}")

@@ -84,7 +84,8 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     bench.add_argument("bundles", nargs="+", type=Path)
     bench.add_argument("--against", default="", help="comma-separated: pylate (its own encode), peer "
-                       "(pylate-onnx-export fp32 and int8, by onnxruntime)")
+                       "(pylate-onnx-export fp32 and int8, by onnxruntime), browser (each ONNX bundle in headless "
+                       "Chromium on onnxruntime-web, web-demo/)")
     bench.add_argument("--pylate-python", help="interpreter of an environment with pylate (and pylate-onnx-export)")
     bench.add_argument("--model", type=Path, help="the checkpoint the bundles came from (default: their manifest's "
                        "source, when it is a local directory)")

@@ -3,7 +3,6 @@ same bundles: its own XCTests, and its CLI on real exported Core ML bundles. Nee
 from __future__ import annotations
 
 import json
-import random
 import re
 import shutil
 import subprocess
@@ -17,6 +16,7 @@ from export import parity_texts
 from runtimes.colbert import maxsim
 from runtimes.coreml import coreml_available
 from tests.conftest import flip_byte, read_json, rehash
+from tests.port_texts import SPECIAL_TEXTS, random_texts
 
 PACKAGE = Path(__file__).resolve().parents[1] / "ios-demo" / "ColBERTKit"
 APP_SOURCES = PACKAGE.parent / "App" / "ColBERTSearch.swiftpm" / "Sources"
@@ -78,17 +78,6 @@ def test_maxsim_of_the_golden_vectors_matches_the_python_runtime(colbertkit, mxb
         np.testing.assert_allclose(json.loads(result.stdout), golden["scores"], rtol=1e-5, atol=1e-5)
 
 
-def random_texts(n: int, seed: int = 0) -> list[str]:
-    """Mixed scripts, every whitespace Python strips, capitals whose lowercase changes length, sigmas."""
-    rng = random.Random(seed)
-    pools = ["abcXYZ ", "ΣΑΟΔΥΕσς ", "İIıKÅẞǅΩ ", "東京日本 ", "🙂👩\u200d👩 ", "\u0301\u0308\u200b\ufeff",
-             "".join(map(chr, (9, 10, 11, 12, 13, 28, 29, 30, 31, 32, 133, 160, 5760, 8192, 8202, 8232, 8233, 8239,
-                                8287, 12288))),
-             "".join(chr(c) for c in rng.sample(range(0x20, 0x3000), 400)),
-             "\u08df\u1acc\u1b7e\ua7ca\U0001f970\U0001fae0\u0378"]  # assigned after Unicode 8, or not at all
-    return ["".join(rng.choice(rng.choice(pools)) for _ in range(rng.randint(0, 30))) for _ in range(n)]
-
-
 @pytest.mark.parametrize("run_name", ["mxbai_run", "variant_run"])  # lowercasing on, and off
 def test_preprocessing_equals_the_python_runtime_on_thousands_of_texts(colbertkit, request, run_name):
     bundle = request.getfixturevalue(run_name).bundle("coreml")
@@ -99,13 +88,6 @@ def test_preprocessing_equals_the_python_runtime_on_thousands_of_texts(colbertki
     expected = [preprocess(t) for t in texts]
     mismatches = [(t, e, g) for t, e, g in zip(texts, expected, json.loads(result.stdout)) if e != g]
     assert mismatches == []
-
-
-SPECIAL_TEXTS = ["[CLS] [SEP] [MASK] [PAD] [UNK] [Q] [D] [unused0] [UNUSED1] <|padding|> |||IP_ADDRESS|||",
-                 "🥰 🫠 ꟊ a\u0378b ǅ ΣΑΣ İ ß café x\u0301\u0323 a\u200bb a\u00adb a\ue000b ࣟy ᫌ ᭾",
-                 "supercalifragilisticexpialidocious" * 4, "東京都渋谷区 ¿qué? ‐dash",
-                 "a  [MASK]  b", "[Q] starts", "ends [D] ", "x" + " " * 30 + "y", "don't you'll I'd 'S 'RE",
-                 "a\n\n\nb", "tab\t\tend", "3.14159 is π", "ΣΙΣΥΦΟΣ"]
 
 
 @pytest.mark.parametrize("run_name", ["mxbai_run", "variant_run", "trained_run"])  # BPE twice, WordPiece
@@ -124,7 +106,7 @@ def test_tokenize_equals_the_python_runtime_on_thousands_of_texts(colbertkit, re
             ids, mask = tokenizer.encode([text], is_query)
             expected = {"input_ids": ids[0].tolist(), "attention_mask": mask[0].tolist(),
                         "kept_positions": np.flatnonzero(tokenizer.keep(ids, mask, is_query)[0]).tolist(),
-                        "shape": io.bucket_for(ids.shape[1], is_query)[0]}
+                        "bucket": io.bucket_for(ids.shape[1], is_query)[0]}
             if got != expected:
                 mismatches.append((text, expected["input_ids"], got["input_ids"]))
         assert mismatches == [], mismatches[:3]

@@ -71,6 +71,46 @@ class _ByteEmbedding(nn.Module):
         return torch.ops.quantized_decomposed.embedding_byte(self.values, self.scale, None, -int8.QMAX, int8.QMAX, ids)
 
 
+class _Fp16WeightLinear(nn.Module):
+    """A Linear as ExecuTorch fp16 runs it: the weight stored in fp16 (half the file), widened to fp32 on
+    every call next to an XNNPACK fp32 batched matmul (a bmm takes a computed operand, as for int8).
+
+    XNNPACK's fp16 matmuls accumulate in fp16 wherever the CPU has fp16 arithmetic (ARMv8.2 phones, x86 with
+    AVX512-FP16); on the trained MiniLM that put MaxSim 4x past the fp16 tier. CPUs without it (AVX2) widen
+    to fp32 inside XNNPACK, so a gate run there never saw what phones compute."""
+
+    def __init__(self, linear: nn.Linear):
+        super().__init__()
+        self.register_buffer("weight", linear.weight.detach().to(torch.float16)[None])  # [1, out, in]
+        self.bias = linear.bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.bmm(x, self.weight.float().transpose(1, 2))
+        return y if self.bias is None else y + self.bias
+
+
+class _Fp16Embedding(nn.Module):
+    """The token table stored in fp16; only the looked-up rows are widened to fp32."""
+
+    def __init__(self, embedding: nn.Embedding):
+        super().__init__()
+        self.register_buffer("weight", embedding.weight.detach().to(torch.float16))
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return nn.functional.embedding(ids, self.weight).float()
+
+
+def _with_fp16_weights(model: nn.Module) -> nn.Module:
+    """fp16 storage for the backbone's Linear weights and token table, fp32 for everything computed."""
+    model = copy.deepcopy(model)
+    for name, module in list(model.named_modules()):
+        if isinstance(module, nn.Linear) and not name.startswith("dense"):
+            model.set_submodule(name, _Fp16WeightLinear(module))
+        elif int8.is_token_embedding(module, name):
+            model.set_submodule(name, _Fp16Embedding(module))
+    return model
+
+
 class _BatchOneAttention(nn.Module):
     """The encoder's attention for batch 1, in [heads, seq, head_dim]: the same arithmetic, bit for bit.
     Matmuls over 4-D tensors decompose into views and expands that XNNPACK leaves outside its delegates, so
@@ -90,13 +130,19 @@ def _with_batch_one_attention(model: nn.Module) -> nn.Module:
     return model
 
 
-def _dequantize_where_used(graph_module: torch.fx.GraphModule) -> None:
-    """Move each weight's dequantization to just before its first use. Partitioning hoists these constant-only
-    ops to the top of the graph, and the memory planner then keeps every dequantized fp32 weight alive at once
-    (the 17m's arena doubles); next to its matmul, one weight's buffer is reused by the next."""
+WIDENING_OPS = ("dequantize_per_channel", "_to_copy", "_to_dim_order_copy")  # int8 and fp16 weights to fp32
+
+
+def _widen_where_used(graph_module: torch.fx.GraphModule) -> None:
+    """Move each weight's widening to fp32 (int8 dequantization, fp16 cast) to just before its first use.
+    Partitioning hoists these constant-only ops to the top of the graph, and the memory planner then keeps
+    every widened fp32 weight alive at once (the 17m's arena doubles); next to its matmul, one weight's buffer
+    is reused by the next."""
     order = {node: n for n, node in enumerate(graph_module.graph.nodes)}
+    constants = {n for n in graph_module.graph.nodes if n.op in ("placeholder", "get_attr")}
     for node in list(graph_module.graph.nodes):
-        if node.op == "call_function" and "dequantize_per_channel" in str(node.target) and node.users:
+        widening = node.op == "call_function" and any(op in str(node.target) for op in WIDENING_OPS)
+        if widening and node.users and set(node.all_input_nodes) <= constants:
             first_user = min(node.users, key=order.__getitem__)
             first_user.prepend(node)
     graph_module.graph.lint()
@@ -138,7 +184,8 @@ def check_matmuls_delegated(report: dict) -> None:
 
 RECIPES = {
     "fp32": "XNNPACK fp32",
-    "fp16": "XNNPACK fp16 (RoPE angles, LayerNorm and softmax in fp32)",
+    "fp16": "fp16 Linear weights and token table, widened to fp32 next to each XNNPACK fp32 matmul (fp32 compute: "
+            "XNNPACK's fp16 matmuls accumulate in fp16 on CPUs with fp16 arithmetic)",
     "int8": "GPTQ int8 Linear weights, one scale per 32 inputs, dequantized on every call by ExecuTorch's "
             "quantized kernel, fp32 XNNPACK matmul; int8 token embedding in groups of 32 (quantized "
             "embedding kernel)",
@@ -157,14 +204,14 @@ class Executorch(ExportTarget):
 
         model = _with_batch_one_attention(model)
         if precision == "fp16":
-            model = model.to_fp16()
+            model = _with_fp16_weights(model)
         example = example_inputs(min(EXAMPLE_LENGTH, context.max_sequence))
         with quiet():
             program = torch.export.export(model, example, dynamic_shapes=sequence_shapes(context.max_sequence))
             edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
             report = delegation(edge.exported_program().graph_module)
             check_matmuls_delegated(report)
-            _dequantize_where_used(edge.exported_program().graph_module)
+            _widen_where_used(edge.exported_program().graph_module)
             # plan memory for the declared upper bounds, not for the example's shape
             config = ExecutorchBackendConfig(sym_shape_eval_pass=ConstraintBasedSymShapeEvalPass())
             lowered = edge.to_executorch(config)

@@ -1,0 +1,180 @@
+"""web-demo/ (the JavaScript port on onnxruntime-web): its Node tests on the conformance vectors and on real
+bundles, and its CLI held to the Python runtime on the same bundles. Needs Node.js 20 and npm."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import runtimes
+from export import parity_texts
+from export.parity import TIERS
+from tests.conftest import FIXTURE_TOKENIZER, flip_byte
+from tests.port_texts import SPECIAL_TEXTS, random_texts
+from tests.test_index import SAMPLE_CORPUS
+
+WEB = Path(__file__).resolve().parents[1] / "web-demo"
+pytestmark = pytest.mark.skipif(shutil.which("node") is None or shutil.which("npm") is None,
+                                reason="no Node.js and npm on this machine")
+
+
+@pytest.fixture(scope="session")
+def web_demo() -> Path:
+    """web-demo with its pinned packages installed (npm ci, once, when node_modules is older than the lock)."""
+    installed = WEB / "node_modules" / ".package-lock.json"
+    if not installed.is_file() or installed.stat().st_mtime < (WEB / "package-lock.json").stat().st_mtime:
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=WEB, check=True, capture_output=True, timeout=900)
+    return WEB
+
+
+def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(["node", str(WEB / "cli.mjs"), *args], input=stdin, capture_output=True, text=True,
+                          timeout=900, **({} if stdin is not None else {"stdin": subprocess.DEVNULL}))
+
+
+def test_node_tests_pass_on_the_vectors_and_real_bundles(web_demo, trained_run, mxbai_run, variant_run,
+                                                         minilm_checkpoint):
+    bundles = [trained_run.bundle("onnx", "fp32"), trained_run.bundle("onnx", "int8"), mxbai_run.bundle("onnx"),
+               variant_run.bundle("onnx")]
+    env = {**os.environ, "MXBAI_TOKENIZER": str(FIXTURE_TOKENIZER),
+           "MINILM_TOKENIZER": str(minilm_checkpoint / "tokenizer.json"),
+           "COLBERT_BUNDLES": ":".join(map(str, bundles))}
+    result = subprocess.run(["node", "--test", "test/"], cwd=web_demo, env=env, capture_output=True, text=True,
+                            timeout=1800)
+    summary = result.stdout[-600:]
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert "# fail 0" in summary and "# skipped 0" in summary and "# pass 0" not in summary, summary
+
+
+@pytest.mark.parametrize("run_name", ["mxbai_run", "variant_run", "trained_run"])  # BPE twice, WordPiece
+def test_cli_tokenize_equals_the_python_runtime_on_thousands_of_texts(web_demo, request, run_name):
+    bundle = request.getfixturevalue(run_name).bundle("onnx")
+    tokenizer = runtimes.load(bundle).tokenizer
+    texts = parity_texts.queries() + parity_texts.documents() + SPECIAL_TEXTS + random_texts(3000, seed=2)
+    for flag, is_query in (("--query", True), ("--document", False)):
+        result = cli("tokenize", "--bundle", str(bundle), flag, stdin=json.dumps(texts))
+        assert result.returncode == 0, result.stderr
+        mismatches = []
+        for text, got in zip(texts, json.loads(result.stdout)):
+            ids, mask = tokenizer.encode([text], is_query)
+            expected = {"input_ids": ids[0].tolist(), "attention_mask": mask[0].tolist(),
+                        "kept_positions": np.flatnonzero(tokenizer.keep(ids, mask, is_query)[0]).tolist()}
+            if got != expected:
+                mismatches.append(text)
+        assert mismatches == [], mismatches[:3]
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_cli_search_ranks_as_the_python_runtime(web_demo, trained_run, tmp_path, precision):
+    """The sample corpus indexed by the CLI (and saved), then searched again from the saved index."""
+    bundle = trained_run.bundle("onnx", precision)
+    runtime = runtimes.load(bundle)
+    corpus = json.loads(SAMPLE_CORPUS.read_text())
+    index = tmp_path / "sample.cbindex"
+    for query in parity_texts.QUERIES[:6]:
+        result = cli("search", "--bundle", str(bundle), "--corpus", str(SAMPLE_CORPUS), "--index", str(index), "--k",
+                     "10", query)
+        assert result.returncode == 0, result.stderr
+        hits = json.loads(result.stdout)["hits"]
+        expected = runtime.rank(query, corpus, k=10)
+        assert [h["index"] for h in hits] == [i for i, _ in expected], query
+        np.testing.assert_allclose([h["score"] for h in hits], [s for _, s in expected], rtol=1e-4)
+        assert all(h["text"] == corpus[h["index"]] for h in hits)
+    python_reads_it = runtimes.Index.load(index, runtime.model_digest)  # the port's index file, read by Python
+    assert python_reads_it.metadata == corpus
+
+
+def test_cli_refuses_a_tampered_bundle_naming_the_file_and_bad_usage(web_demo, trained_run, tmp_path):
+    bundle = shutil.copytree(trained_run.bundle("onnx", "int8"), tmp_path / "bundle")
+    assert cli("verify", "--bundle", str(bundle)).stdout.startswith("OK onnx-int8")
+    flip_byte(bundle / "model.onnx")
+    result = cli("selftest", "--bundle", str(bundle))
+    assert result.returncode == 1 and result.stderr.startswith("error: tampered:") and "model.onnx" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    usage = cli("tokenize", "--bundle", str(trained_run.bundle("onnx")))  # neither --query nor --document
+    assert usage.returncode == 2 and "tokenize takes --query or --document" in usage.stderr
+
+
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+needs_chromium = pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+
+
+@pytest.fixture
+def serve(web_demo):
+    """Starts `node serve.mjs --bundle DIR --port 0` for a bundle; every server is stopped after the test."""
+    servers = []
+
+    def start(bundle: Path) -> str:
+        process = subprocess.Popen(["node", str(web_demo / "serve.mjs"), "--bundle", str(bundle), "--port", "0"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        servers.append(process)
+        line = process.stdout.readline()
+        assert line.startswith("serving "), process.stderr.read()
+        return line.rsplit(" ", 1)[-1].strip()
+
+    yield start
+    for process in servers:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def browse(url: str, *flags: str) -> dict:
+    result = subprocess.run(["node", str(WEB / "browser-check.mjs"), url, *flags], capture_output=True, text=True,
+                            timeout=1200)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout)
+
+
+@needs_chromium
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_the_page_self_tests_indexes_and_searches_in_chromium(serve, trained_run, tmp_path, precision):
+    """The trained MiniLM's bundle served, loaded by headless Chromium: cross-origin isolated, the self-test,
+    217 documents indexed, the gate's queries ranked as the Python runtime ranks them, and after an offline
+    reload the index read back from IndexedDB. The screenshot is left in the test's directory."""
+    bundle = trained_run.bundle("onnx", precision)
+    queries = tmp_path / "queries.json"
+    queries.write_text(json.dumps(parity_texts.QUERIES))
+    screenshot = tmp_path / f"page-{precision}.png"
+    seen = browse(serve(bundle), "--queries", str(queries), "--screenshot", str(screenshot), "--offline")
+    assert seen["state"] == "ready" and seen["isolated"] is True, seen
+    assert seen["selftest"]["passed"] and seen["selftest"]["idsExact"], seen["selftest"]
+    assert seen["info"]["documents"] == 217 and seen["info"]["restored"] is False
+    runtime, corpus = runtimes.load(bundle), json.loads(SAMPLE_CORPUS.read_text())
+    bound = next(v for k, (_, v) in TIERS[precision].items() if k.startswith("maxsim"))  # the tier's MaxSim bound
+    for query in parity_texts.QUERIES:
+        expected, got = runtime.rank(query, corpus, k=10), seen["hits"][query]
+        assert [h["index"] for h in got] == [i for i, _ in expected], query
+        relative = [abs(h["score"] - s) / abs(s) for h, (_, s) in zip(got, expected)]
+        assert max(relative) <= bound, (query, max(relative))
+    reload = seen["reload"]
+    assert reload["state"] == "ready" and reload["offline"] and reload["info"]["restored"] is True, reload
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    print(f"screenshot: {screenshot}")
+
+
+@needs_chromium
+def test_a_tampered_bundle_puts_the_page_in_the_error_state_naming_the_file(serve, trained_run, tmp_path):
+    bundle = shutil.copytree(trained_run.bundle("onnx", "int8"), tmp_path / "bundle")
+    flip_byte(bundle / "model.onnx")
+    seen = browse(serve(bundle), "--expect-error")
+    assert seen["state"] == "error" and "sha256 mismatch for model.onnx" in seen["error"], seen
+
+
+@needs_chromium
+def test_bench_times_the_bundle_in_chromium_beside_the_python_runtime(web_demo, trained_run, tmp_path, capsys):
+    """`bench --against browser`: the same bundle natively and in headless Chromium, in one run and one table."""
+    from export.cli import main
+
+    bundle = str(trained_run.bundle("onnx", "int8"))
+    out = tmp_path / "bench.json"
+    assert main(["bench", bundle, "--against", "browser", "--documents", "6", "--index-documents", "50",
+                 "--json", str(out)]) == 0
+    rows = {r["name"]: r["result"] for r in json.loads(out.read_text())["rows"]}
+    browser = rows["onnx int8 (chromium)"]
+    assert browser["query_p50_ms_1t"] > 0 and browser["docs_per_s_batched_all"] > 0 and browser["index_search_p50_ms_1t"] > 0
+    assert "onnx int8 (chromium): query p50" in capsys.readouterr().out
