@@ -39,8 +39,8 @@ def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
 
 def test_node_tests_pass_on_the_vectors_and_real_bundles(web_demo, trained_run, mxbai_run, variant_run,
                                                          minilm_checkpoint):
-    bundles = [trained_run.bundle("onnx", "fp32"), trained_run.bundle("onnx", "int8"), mxbai_run.bundle("onnx"),
-               variant_run.bundle("onnx")]
+    bundles = [trained_run.bundle("onnx", "int8"), trained_run.bundle("onnx", "fp32"), mxbai_run.bundle("onnx"),
+               variant_run.bundle("onnx")]  # the first, the smallest, takes every bad-bundle mutation
     env = {**os.environ, "MXBAI_TOKENIZER": str(FIXTURE_TOKENIZER),
            "MINILM_TOKENIZER": str(minilm_checkpoint / "tokenizer.json"),
            "COLBERT_BUNDLES": ":".join(map(str, bundles))}
@@ -159,10 +159,21 @@ def test_the_page_self_tests_indexes_and_searches_in_chromium(serve, trained_run
 
 @needs_chromium
 def test_a_tampered_bundle_puts_the_page_in_the_error_state_naming_the_file(serve, trained_run, tmp_path):
+    """Served by the server, and picked as a folder by the user on a page that had a good bundle."""
     bundle = shutil.copytree(trained_run.bundle("onnx", "int8"), tmp_path / "bundle")
     flip_byte(bundle / "model.onnx")
     seen = browse(serve(bundle), "--expect-error")
     assert seen["state"] == "error" and "sha256 mismatch for model.onnx" in seen["error"], seen
+    seen = browse(serve(trained_run.bundle("onnx", "fp32")), "--pick", str(bundle))
+    assert seen["state"] == "ready" and seen["picked"]["state"] == "error", seen
+    assert "sha256 mismatch for model.onnx" in seen["picked"]["error"]
+
+
+@needs_chromium
+def test_a_bundle_picked_as_a_folder_replaces_the_served_one(serve, trained_run):
+    seen = browse(serve(trained_run.bundle("onnx", "int8")), "--pick", str(trained_run.bundle("onnx", "fp32")))
+    assert seen["picked"]["state"] == "ready", seen
+    assert seen["picked"]["info"]["precision"] == "fp32" and seen["picked"]["info"]["selftest"]["passed"]
 
 
 @needs_chromium

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// node browser-check.mjs URL [--queries FILE.json] [--screenshot FILE.png] [--offline] [--expect-error]
+// node browser-check.mjs URL [--queries FILE.json] [--screenshot FILE.png] [--offline] [--expect-error] [--pick DIR]
 // Drives the page in headless Chromium (Debian's /usr/bin/chromium, through playwright-core) as a user
 // would, and prints what it saw as one JSON line: cross-origin isolation, the self-test, the index, the top
 // 10 of each query, and, after a reload (offline with --offline), whether the index was read back.
@@ -13,12 +13,13 @@ const FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking
 const TIMEOUT = 600_000;
 
 function parse(argv) {
-  const out = { url: argv[0], queries: [], screenshot: null, offline: false, expectError: false };
+  const out = { url: argv[0], queries: [], screenshot: null, offline: false, expectError: false, pick: null };
   for (let i = 1; i < argv.length; i++) {
     if (argv[i] === "--queries") out.queriesFile = argv[++i];
     else if (argv[i] === "--screenshot") out.screenshot = argv[++i];
     else if (argv[i] === "--offline") out.offline = true;
     else if (argv[i] === "--expect-error") out.expectError = true;
+    else if (argv[i] === "--pick") out.pick = argv[++i];
     else throw new Error(`unknown argument ${argv[i]}`);
   }
   if (!out.url) throw new Error("usage: node browser-check.mjs URL [--queries FILE.json] [--screenshot FILE.png] [--offline] [--expect-error]");
@@ -44,6 +45,13 @@ async function main() {
     await page.goto(opts.url);
     Object.assign(result, await settled(page));
     result.isolated = await page.evaluate(() => self.crossOriginIsolated);
+    if (opts.pick) { // the user picks a bundle folder, as with the "Open bundle folder…" button
+      await page.setInputFiles("#pick-folder", opts.pick);
+      await page.waitForFunction(() => document.body.dataset.state !== "ready" && document.body.dataset.state !== "error", null, { timeout: 60_000 }).catch(() => {});
+      result.picked = await settled(page);
+      if (result.picked.state === "ready") result.picked.info = await page.evaluate(() => window.colbert.ready);
+      return result;
+    }
     if (opts.expectError || result.state !== "ready") return result;
     const info = await page.evaluate(() => window.colbert.ready);
     Object.assign(result, { info, selftest: await page.evaluate(() => window.colbert.selftest()) });

@@ -148,6 +148,8 @@ export class VectorIndex {
     const out = new Float32Array(this.size);
     const dim = this.dim;
     const best = new Float32Array(query.count);
+    const q = query.data;
+    const v = this.vectors;
     for (let doc = 0; doc < this.size; doc++) {
       const start = this.offsets[doc];
       const end = this.offsets[doc + 1];
@@ -157,9 +159,16 @@ export class VectorIndex {
         const o = row * dim;
         for (let i = 0; i < query.count; i++) {
           const qo = i * dim;
-          let dot = 0;
-          for (let k = 0; k < dim; k++) dot += query.data[qo + k] * this.vectors[o + k];
-          dot = Math.fround(dot);
+          let a = 0, b = 0, c = 0, d = 0; // four partial sums: the JIT keeps them in registers
+          let k = 0;
+          for (; k + 3 < dim; k += 4) {
+            a += q[qo + k] * v[o + k];
+            b += q[qo + k + 1] * v[o + k + 1];
+            c += q[qo + k + 2] * v[o + k + 2];
+            d += q[qo + k + 3] * v[o + k + 3];
+          }
+          for (; k < dim; k++) a += q[qo + k] * v[o + k];
+          const dot = Math.fround(a + b + c + d);
           if (dot > best[i]) best[i] = dot;
         }
       }
