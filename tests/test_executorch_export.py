@@ -27,15 +27,17 @@ def test_xnnpack_runs_every_matmul_and_the_manifest_says_how_much(mxbai_run, tra
             assert manifest["tools"]["executorch"] == manifest["details"]["executorch_version"]
 
 
-def test_int8_holds_one_dequantized_weight_at_a_time(trained_run):
-    """Each weight is dequantized next to its matmul, so int8's planned buffers exceed fp32's by about one fp32
-    weight, the largest (trained MiniLM: 5.25 MB against 2.63; the FFN weight is 2.25). Dequantizations left where
-    partitioning hoists them, at the top of the graph, keep every weight alive at once: 42.2 MB."""
+@pytest.mark.parametrize("precision", ["int8", "fp16"])
+def test_int8_and_fp16_hold_one_widened_weight_at_a_time(trained_run, precision):
+    """Each weight is widened to fp32 (int8 dequantized, fp16 cast) next to its matmul, so the planned buffers
+    exceed fp32's by about one fp32 weight, the largest (trained MiniLM: int8 5.25 MB, fp16 5.51, against fp32's
+    2.63; the FFN weight is 2.25). Widenings left where partitioning hoists them, at the top of the graph, keep
+    every weight alive at once (int8: 42.2 MB)."""
     planned = {p: read_json(trained_run.bundle("executorch", p) / "manifest.json")["details"]["planned_memory_bytes"]
-               for p in ("fp32", "int8")}
+               for p in ("fp32", precision)}
     config = read_json(trained_run.checkpoint / "config.json")
     largest_weight = config["hidden_size"] * config["intermediate_size"] * 4
-    assert planned["int8"] > 0 and planned["int8"] - planned["fp32"] <= 1.5 * largest_weight, planned
+    assert planned[precision] > 0 and planned[precision] - planned["fp32"] <= 1.5 * largest_weight, planned
 
 
 def test_attention_scores_are_not_planned_buffers(mxbai_run):
