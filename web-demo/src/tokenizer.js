@@ -3,19 +3,23 @@
  * (@huggingface/tokenizers) for the ids, with truncation, special tokens, the prefix, padding and the kept
  * positions done here as the spec says (the library ignores tokenizer.json's truncation block).
  *
- * Two gaps of the JavaScript library are worked around for WordPiece, both found by the conformance vectors:
- * it takes Unicode categories from the engine, where tokenizers has Unicode 8.0 tables. Its BertNormalizer
- * differs on 516 code points (20 in clean_text, 496 in strip_accents) and spaces another set of CJK code
- * points, so the library's normalizer is replaced by one with tokenizers' tables (unicode-tables.js). Its
- * BertPreTokenizer's punctuation (\p{P}) has 141 code points more than tokenizers' and 2 fewer, so the
- * pre-tokenizer is a Split of the same shape with tokenizers' whitespace and punctuation.
+ * Where the JavaScript library takes Unicode classes from the engine, its tokens differ from tokenizers'
+ * (which has Unicode 8.0 tables and Oniguruma's \s), so those components get tokenizers' own tables
+ * (unicode-tables.js), all found by comparison: for WordPiece, BertNormalizer differs on 516 code points
+ * (20 in clean_text, 496 in strip_accents) and spaces another set of CJK code points, so it is replaced by
+ * one with tokenizers' tables, and BertPreTokenizer's punctuation (\p{P}) has 141 code points more and 2
+ * fewer, so it becomes a Split of the same shape. For byte-level BPE, the ByteLevel regex's \s takes U+FEFF
+ * and not U+0085, so the regex runs as a Split with tokenizers' letters, numbers and whitespace before a
+ * ByteLevel pre-tokenizer without its own regex; and NFC reorders marks that tokenizers' older tables do not
+ * know (U+0EBA, U+0898.., 810 code points have a combining class there), so NFC runs in segments split at
+ * those marks, which tokenizers treats as starters.
  */
 // The package's one ES module, by path: the same file in Node and in a module Worker (which has no import maps).
 import { Tokenizer } from "../node_modules/@huggingface/tokenizers/dist/tokenizers.mjs";
 import { BundleError } from "./errors.js";
 import { preprocessor } from "./preprocess.js";
-import { BERT_ACCENT, BERT_CHINESE, BERT_CLEAN_WHITESPACE, BERT_PUNCTUATION, BERT_REMOVED, BERT_WHITESPACE }
-  from "./unicode-tables.js";
+import { BERT_ACCENT, BERT_CHINESE, BERT_CLEAN_WHITESPACE, BERT_PUNCTUATION, BERT_REMOVED, BERT_WHITESPACE,
+  BYTELEVEL_LETTER, BYTELEVEL_NUMBER, BYTELEVEL_WHITESPACE, NFC_COMBINING } from "./unicode-tables.js";
 
 const FILE = "tokenizer.json";
 const KINDS = {
@@ -95,6 +99,17 @@ const BERT_PRE_TOKENIZER = {
   invert: true,
 };
 
+/** GPT-2's pre-tokenization regex, as the ByteLevel pre-tokenizer has it, with tokenizers' classes. */
+const [L, N, S] = [BYTELEVEL_LETTER, BYTELEVEL_NUMBER, BYTELEVEL_WHITESPACE].map(classBody);
+const BYTE_LEVEL_PRE_TOKENIZER = {
+  type: "Sequence",
+  pretokenizers: [
+    { type: "Split", behavior: "Isolated", invert: true,
+      pattern: { Regex: `'s|'t|'re|'ve|'m|'ll|'d| ?[${L}]+| ?[${N}]+| ?[^${S}${L}${N}]+|[${S}]+(?![^${S}])|[${S}]+` } },
+    { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: false },
+  ],
+};
+
 /** Whether `cp` is in sorted inclusive ranges. @param {number[][]} ranges @param {number} cp */
 function within(ranges, cp) {
   let low = 0;
@@ -106,6 +121,35 @@ function within(ranges, cp) {
     else return true;
   }
   return false;
+}
+
+const MARK = /\p{M}/u;
+
+/**
+ * tokenizers' NFC: the engine's NFC, except that a mark the engine reorders but tokenizers' tables give no
+ * combining class stays where it is, as a starter, with nothing reordered or composed across it.
+ * @returns {(text: string) => string}
+ */
+export function tokenizersNfc() {
+  const reorderedHere = new Map(); // mark -> whether this engine gives it a combining class (1 to 239)
+  const combiningHere = (ch) => {
+    if (!reorderedHere.has(ch)) reorderedHere.set(ch, `\u0345${ch}`.normalize("NFC") === `${ch}\u0345`);
+    return reorderedHere.get(ch);
+  };
+  return (text) => {
+    if (!MARK.test(text)) return text.normalize("NFC");
+    let out = "";
+    let segment = "";
+    for (const ch of text) {
+      if (MARK.test(ch) && !within(NFC_COMBINING, /** @type {number} */ (ch.codePointAt(0))) && combiningHere(ch)) {
+        out += segment.normalize("NFC") + ch;
+        segment = "";
+      } else {
+        segment += ch;
+      }
+    }
+    return out + segment.normalize("NFC");
+  };
 }
 
 /**
@@ -150,13 +194,13 @@ export class ColbertTokenizer {
     const copy = structuredClone(json);
     copy.truncation = null;
     copy.padding = null;
-    if (this.kind === "wordpiece") copy.pre_tokenizer = BERT_PRE_TOKENIZER;
+    copy.pre_tokenizer = this.kind === "wordpiece" ? BERT_PRE_TOKENIZER : BYTE_LEVEL_PRE_TOKENIZER;
     try {
       this.tokenizer = new Tokenizer(copy, {});
     } catch (error) {
       throw new BundleError("malformed", FILE, `${FILE} cannot be read (${String(error).split("\n")[0]}); re-export the bundle`);
     }
-    if (this.kind === "wordpiece") this.replaceNormalizer(bertNormalizer(copy.normalizer));
+    this.replaceNormalizer(this.kind === "wordpiece" ? bertNormalizer(copy.normalizer) : tokenizersNfc());
     this.template = template(copy.post_processor);
     this.skip = new Set(settings.skiplist_ids);
   }

@@ -13,4 +13,8 @@ test("the generated Unicode tables are the conformance vectors' (run tools/make-
   assert.deepEqual(tables.BERT_CHINESE, ranges("bert_chinese"));
   assert.deepEqual(tables.BERT_WHITESPACE, ranges("bert_split_whitespace"));
   assert.deepEqual(tables.BERT_PUNCTUATION, ranges("bert_punctuation"));
+  assert.deepEqual(tables.BYTELEVEL_LETTER, ranges("bytelevel_letter"));
+  assert.deepEqual(tables.BYTELEVEL_NUMBER, ranges("bytelevel_number"));
+  assert.deepEqual(tables.BYTELEVEL_WHITESPACE, ranges("bytelevel_whitespace"));
+  assert.deepEqual(tables.NFC_COMBINING, ranges("nfc_combining"));
 });

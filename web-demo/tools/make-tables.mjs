@@ -1,6 +1,6 @@
 // Writes src/unicode-tables.js from spec/conformance/charclasses.jsonl: the per-code-point facts this port
 // cannot take from the JavaScript engine, which follows a newer Unicode than Python's str.lower and than the
-// tables of Hugging Face tokenizers (its CJK ranges, whitespace and punctuation for WordPiece).
+// tables of Hugging Face tokenizers (BERT's normalizer and pre-tokenizer classes, the ByteLevel regex's).
 // test/tables.test.mjs fails when the two drift apart.
 //   node tools/make-tables.mjs
 import { readFileSync, writeFileSync } from "node:fs";
@@ -32,5 +32,13 @@ export const BERT_WHITESPACE = ${JSON.stringify(ranges("bert_split_whitespace"))
 
 /** Inclusive code point ranges BertPreTokenizer splits off as tokens of their own. */
 export const BERT_PUNCTUATION = ${JSON.stringify(ranges("bert_punctuation"))};
+
+/** \\p{L}, \\p{N} and \\s of the ByteLevel pre-tokenizer's regex, as tokenizers' Oniguruma has them. */
+export const BYTELEVEL_LETTER = ${JSON.stringify(ranges("bytelevel_letter"))};
+export const BYTELEVEL_NUMBER = ${JSON.stringify(ranges("bytelevel_number"))};
+export const BYTELEVEL_WHITESPACE = ${JSON.stringify(ranges("bytelevel_whitespace"))};
+
+/** Code points tokenizers' NFC gives a canonical combining class (1 to 239); newer marks are starters to it. */
+export const NFC_COMBINING = ${JSON.stringify(ranges("nfc_combining"))};
 `;
 writeFileSync(here("../src/unicode-tables.js"), source);
