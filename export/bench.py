@@ -117,7 +117,8 @@ def _browser_rows(bundles: list[Path]) -> list[Row]:
         if manifest["target"] == "onnx":
             row = Row(f"onnx {manifest['precision']} (chromium)", "browser", str(bundle), manifest["artifact_bytes"] / 1e6,
                       python="node")
-            if not (BROWSER_WORKER.parent / "node_modules").is_dir() or not Path("/usr/bin/chromium").is_file():
+            chromium = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))  # as bench-worker.mjs finds it
+            if not (BROWSER_WORKER.parent / "node_modules").is_dir() or not chromium.is_file():
                 row.skip = "needs web-demo's packages (npm ci in web-demo) and Debian's chromium"
             rows.append(row)
     return rows

@@ -5,7 +5,6 @@ required one that is missing, is refused. The JSON Schemas in spec/schemas say t
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable
 
 from .manifest import BundleError
@@ -48,7 +47,3 @@ def require(data: Any, fields: dict[str, Check], where: str) -> dict:
     if wrong:
         raise BundleError(f"{where}: {', '.join(wrong)} has the wrong type; re-export the bundle", "mistyped_field")
     return data
-
-
-def path_label(path: Path, *keys: str) -> str:
-    return f"{path}" + "".join(f"[{k!r}]" for k in keys)

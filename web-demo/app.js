@@ -81,9 +81,8 @@ function createApp() {
     } else if (data.type === "result" || data.type === "error") {
       const pending = waiting.get(data.id);
       if (data.type === "error") {
-        const message = data.file ? `${data.message}` : data.message;
-        if (pending) pending.reject(new Error(message));
-        else { showError(message); readyReject(new Error(message)); }
+        if (pending) pending.reject(new Error(data.message));
+        else { showError(data.message); readyReject(new Error(data.message)); }
       } else pending?.resolve(data);
       waiting.delete(data.id);
     }

@@ -35,7 +35,6 @@ export class VectorIndex {
    *          vectors: Float32Array, metadata: unknown[]}} parts
    */
   constructor(parts) {
-    Object.assign(this, parts);
     /** @type {number} */ this.dim = parts.dim;
     /** @type {"float32"|"float16"} */ this.dtype = parts.dtype;
     /** @type {string} */ this.modelDigest = parts.modelDigest;
