@@ -118,3 +118,6 @@ fun verifyFiles(source: BundleFiles, manifest: Manifest, progress: (Long) -> Uni
 internal fun ByteArray.toHex(): String = joinToString("") { "%02x".format(it) }
 
 internal fun sha256Hex(bytes: ByteArray): String = MessageDigest.getInstance("SHA-256").digest(bytes).toHex()
+
+/** sha256 (hex) of a text's UTF-8 bytes. */
+fun sha256Text(text: String): String = sha256Hex(text.toByteArray(Charsets.UTF_8))
