@@ -30,7 +30,9 @@ from .table import format_table
 
 WORKER = Path(__file__).with_name("bench_worker.py")
 BROWSER_WORKER = Path(__file__).resolve().parents[1] / "web-demo" / "bench-worker.mjs"
-AGAINST = ("pylate", "peer", "browser")
+KOTLIN_JAR = Path(__file__).resolve().parents[1] / "android-demo" / "colbert" / "target" / "colbert-cli.jar"
+AGAINST = ("pylate", "peer", "browser", "kotlin")
+PORTS = {"browser": "chromium", "kotlin": "kotlin"}  # --against rows that run a port on the same ONNX bundles
 CPU_FLAGS = {"AVX2": "avx2", "AVX-512": "avx512f", "VNNI": ("avx512_vnni", "avx_vnni"), "AMX": "amx_tile"}
 
 
@@ -41,7 +43,7 @@ class BenchError(Exception):
 @dataclass
 class Row:
     name: str
-    kind: str  # bundle | peer | pylate (bench_worker kinds) | browser (web-demo/bench-worker.mjs)
+    kind: str  # bundle | peer | pylate (bench_worker kinds) | browser (web-demo/bench-worker.mjs) | kotlin (the CLI jar)
     path: str
     size_mb: float
     python: str = sys.executable
@@ -109,25 +111,29 @@ def _size_mb(*files: Path) -> float:
     return sum(f.stat().st_size for f in files if f.is_file()) / 1e6
 
 
-def _browser_rows(bundles: list[Path]) -> list[Row]:
-    """Each ONNX bundle again in headless Chromium, on onnxruntime-web (web-demo/)."""
+def _port_rows(bundles: list[Path], kind: str) -> list[Row]:
+    """Each ONNX bundle again in a port: headless Chromium on onnxruntime-web (web-demo/), or the Kotlin library
+    on ONNX Runtime's Java API (android-demo/colbert, its CLI jar)."""
     rows = []
     for bundle in bundles:
         manifest = read_manifest(bundle)
         if manifest["target"] == "onnx":
-            row = Row(f"onnx {manifest['precision']} (chromium)", "browser", str(bundle), manifest["artifact_bytes"] / 1e6,
-                      python="node")
-            chromium = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))  # as bench-worker.mjs finds it
-            if not (BROWSER_WORKER.parent / "node_modules").is_dir() or not chromium.is_file():
-                row.skip = "needs web-demo's packages (npm ci in web-demo) and Debian's chromium"
+            row = Row(f"onnx {manifest['precision']} ({PORTS[kind]})", kind, str(bundle), manifest["artifact_bytes"] / 1e6,
+                      python="node" if kind == "browser" else "java")
+            if kind == "browser":
+                chromium = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))  # as bench-worker.mjs finds it
+                if not (BROWSER_WORKER.parent / "node_modules").is_dir() or not chromium.is_file():
+                    row.skip = "needs web-demo's packages (npm ci in web-demo) and Debian's chromium"
+            elif not KOTLIN_JAR.is_file():
+                row.skip = "needs the Kotlin CLI: mvn -q -f android-demo/colbert/pom.xml package"
             rows.append(row)
     return rows
 
 
 def plan(bundles: list[Path], against: list[str], pylate_python: str | None, model: Path | None,
          cache: Path) -> list[Row]:
-    rows = [_bundle_row(b) for b in bundles] + (_browser_rows(bundles) if "browser" in against else [])
-    against = [a for a in against if a != "browser"]
+    rows = [_bundle_row(b) for b in bundles] + [row for kind in PORTS if kind in against for row in _port_rows(bundles, kind)]
+    against = [a for a in against if a not in PORTS]
     if not against:
         return rows
     if not pylate_python:
@@ -157,8 +163,12 @@ def _work(row: Row, spec: dict, vectors: Path | None) -> dict:
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
         if spec["threads"] == 1:  # numpy's BLAS too (index search), set before the worker imports numpy
             env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-        command = ([row.python, str(BROWSER_WORKER), str(spec_file)] if row.kind == "browser" else
-                   [row.python, str(WORKER), str(spec_file), *([str(vectors)] if vectors else [])])
+        if row.kind == "browser":
+            command = [row.python, str(BROWSER_WORKER), str(spec_file)]
+        elif row.kind == "kotlin":
+            command = [row.python, "-jar", str(KOTLIN_JAR), "bench-worker", str(spec_file)]
+        else:
+            command = [row.python, str(WORKER), str(spec_file), *([str(vectors)] if vectors else [])]
         done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=7200)
     if done.returncode:
         raise BenchError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}")
@@ -240,11 +250,15 @@ def ratios(rows: list[Row]) -> list[str]:
             lines.append(f"{r.name}: documents/s {best_docs_per_s(r.result) / best_docs_per_s(pylate.result):.2f}x "
                          f"PyLate's, query p50 {r.result['query_p50_ms_1t'] / pylate.result['query_p50_ms_1t']:.2f}x "
                          "PyLate's (one thread, best batching)")
-        native = next((f for f in measured if f.kind == "bundle" and f.path == r.path), None) if r.kind == "browser" else None
+        native = next((f for f in measured if f.kind == "bundle" and f.path == r.path), None) if r.kind in PORTS else None
         if native:
+            engine = "native onnxruntime against wasm" if r.kind == "browser" else "the same engine, through the JVM"
+            search = ""
+            if r.result.get("index_search_p50_ms_1t") and native.result.get("index_search_p50_ms_1t"):
+                search = f", index search {r.result['index_search_p50_ms_1t'] / native.result['index_search_p50_ms_1t']:.2f}x"
             lines.append(f"{r.name}: query p50 {r.result['query_p50_ms_1t'] / native.result['query_p50_ms_1t']:.2f}x, "
-                         f"documents/s {best_docs_per_s(r.result) / best_docs_per_s(native.result):.2f}x the Python "
-                         f"runtime's on the same bundle (one thread; native onnxruntime against wasm)")
+                         f"documents/s {best_docs_per_s(r.result) / best_docs_per_s(native.result):.2f}x{search} the Python "
+                         f"runtime's on the same bundle (one thread; {engine})")
         fp32 = next((f for f in measured if f.kind == r.kind and f.name == r.name.rsplit(" ", 1)[0] + " fp32"), None)
         if fp32 and fp32 is not r and (fp32.result["model_rss_mb"] or 0) > 0 and r.result["model_rss_mb"] is not None:
             lines.append(f"{r.name}: model memory {r.result['model_rss_mb'] / fp32.result['model_rss_mb']:.2f}x, "

@@ -85,7 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("bundles", nargs="+", type=Path)
     bench.add_argument("--against", default="", help="comma-separated: pylate (its own encode), peer "
                        "(pylate-onnx-export fp32 and int8, by onnxruntime), browser (each ONNX bundle in headless "
-                       "Chromium on onnxruntime-web, web-demo/)")
+                       "Chromium on onnxruntime-web, web-demo/), kotlin (each ONNX bundle through the Kotlin library on "
+                       "ONNX Runtime's Java API, android-demo/colbert's CLI jar)")
     bench.add_argument("--pylate-python", help="interpreter of an environment with pylate (and pylate-onnx-export)")
     bench.add_argument("--model", type=Path, help="the checkpoint the bundles came from (default: their manifest's "
                        "source, when it is a local directory)")

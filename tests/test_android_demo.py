@@ -16,8 +16,8 @@ import pytest
 import runtimes
 from export import parity_texts
 from export.parity import TIERS
-from tests.conftest import FIXTURE_TOKENIZER, flip_byte
-from tests.port_texts import SPECIAL_TEXTS, random_texts
+from tests import port_cli
+from tests.conftest import FIXTURE_TOKENIZER
 from tests.test_index import SAMPLE_CORPUS
 
 MODULE = Path(__file__).resolve().parents[1] / "android-demo" / "colbert"
@@ -60,20 +60,7 @@ def test_maven_tests_pass_on_the_vectors_and_real_bundles(colbert_cli, trained_r
 
 @pytest.mark.parametrize("run_name", ["mxbai_run", "variant_run", "trained_run"])  # BPE twice, WordPiece
 def test_cli_tokenize_equals_the_python_runtime_on_thousands_of_texts(colbert_cli, request, run_name):
-    bundle = request.getfixturevalue(run_name).bundle("onnx")
-    tokenizer = runtimes.load(bundle).tokenizer
-    texts = parity_texts.queries() + parity_texts.documents() + SPECIAL_TEXTS + random_texts(3000, seed=3)
-    for flag, is_query in (("--query", True), ("--document", False)):
-        result = cli("tokenize", "--bundle", str(bundle), flag, stdin=json.dumps(texts))
-        assert result.returncode == 0, result.stderr
-        mismatches = []
-        for text, got in zip(texts, json.loads(result.stdout), strict=True):
-            ids, mask = tokenizer.encode([text], is_query)
-            expected = {"input_ids": ids[0].tolist(), "attention_mask": mask[0].tolist(),
-                        "kept_positions": np.flatnonzero(tokenizer.keep(ids, mask, is_query)[0]).tolist()}
-            if got != expected:
-                mismatches.append(text)
-        assert mismatches == [], mismatches[:3]
+    port_cli.tokenize_equals_the_python_runtime(cli, request.getfixturevalue(run_name).bundle("onnx"), seed=3)
 
 
 @pytest.mark.parametrize("run_name, precision", [("trained_run", "fp32"), ("trained_run", "int8"), ("mxbai_run", "fp32")])
@@ -97,23 +84,11 @@ def test_cli_vectors_are_within_the_tier_of_the_python_runtimes_and_self_test_pa
 
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
 def test_cli_search_ranks_as_the_python_runtime(colbert_cli, trained_run, tmp_path, precision):
-    """The sample corpus indexed by the CLI (and saved), searched again from the saved index, which Python reads."""
+    """The sample corpus indexed by the CLI, searched from the saved index; and an index Python built, searched."""
     bundle = trained_run.bundle("onnx", precision)
-    runtime = runtimes.load(bundle)
-    corpus = json.loads(SAMPLE_CORPUS.read_text())
-    index = tmp_path / "sample.cbindex"
-    for query in parity_texts.QUERIES[:6]:
-        result = cli("search", "--bundle", str(bundle), "--corpus", str(SAMPLE_CORPUS), "--index", str(index), "--k",
-                     "10", query)
-        assert result.returncode == 0, result.stderr
-        hits = json.loads(result.stdout)["hits"]
-        expected = runtime.rank(query, corpus, k=10)
-        assert [h["index"] for h in hits] == [i for i, _ in expected], query
-        np.testing.assert_allclose([h["score"] for h in hits], [s for _, s in expected], rtol=1e-4)
-        assert all(h["text"] == corpus[h["index"]] for h in hits)
-    python_reads_it = runtimes.Index.load(index, runtime.model_digest)
-    assert python_reads_it.metadata == corpus
-    python_built = tmp_path / "python.cbindex"  # and an index Python built, searched by the CLI
+    port_cli.search_ranks_as_the_python_runtime(cli, bundle, tmp_path / "sample.cbindex")
+    runtime, corpus = runtimes.load(bundle), json.loads(SAMPLE_CORPUS.read_text())
+    python_built = tmp_path / "python.cbindex"
     runtimes.build_index(runtime, corpus, dtype="float16").save(python_built)
     result = cli("search", "--bundle", str(bundle), "--corpus", str(SAMPLE_CORPUS), "--index", str(python_built),
                  parity_texts.QUERIES[0])
@@ -122,12 +97,8 @@ def test_cli_search_ranks_as_the_python_runtime(colbert_cli, trained_run, tmp_pa
 
 
 def test_cli_refuses_a_tampered_bundle_naming_the_file_and_bad_usage(colbert_cli, trained_run, tmp_path):
-    bundle = shutil.copytree(trained_run.bundle("onnx", "int8"), tmp_path / "bundle")
-    assert cli("verify", "--bundle", str(bundle)).stdout.startswith("OK onnx-int8")
-    flip_byte(bundle / "model.onnx")
-    result = cli("selftest", "--bundle", str(bundle))
-    assert result.returncode == 1 and result.stderr.startswith("error: tampered:") and "model.onnx" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    port_cli.refuses_a_tampered_bundle_naming_the_file(cli, shutil.copytree(trained_run.bundle("onnx", "int8"),
+                                                                               tmp_path / "bundle"))
     usage = cli("tokenize", "--bundle", str(trained_run.bundle("onnx")))  # neither --query nor --document
     assert usage.returncode == 2 and "tokenize takes --query or --document" in usage.stderr
     not_json = cli("tokenize", "--bundle", str(trained_run.bundle("onnx")), "--query", stdin="[1, 2")
@@ -144,3 +115,17 @@ def test_cli_refuses_a_tampered_bundle_naming_the_file_and_bad_usage(colbert_cli
     truncated = cli("search", "--bundle", str(trained_run.bundle("onnx")), "--corpus", str(SAMPLE_CORPUS), "--index",
                     str(index), "bees")
     assert truncated.returncode == 1 and truncated.stderr.startswith("error: corrupt:")
+
+
+def test_bench_times_the_kotlin_path_beside_the_python_runtime(colbert_cli, trained_run, tmp_path, capsys):
+    """`bench --against kotlin`: the same bundle through the Python runtime and the Kotlin library, one table."""
+    from export.cli import main
+
+    bundle = str(trained_run.bundle("onnx", "int8"))
+    out = tmp_path / "bench.json"
+    assert main(["bench", bundle, "--against", "kotlin", "--documents", "6", "--index-documents", "50",
+                 "--json", str(out)]) == 0
+    rows = {r["name"]: r["result"] for r in json.loads(out.read_text())["rows"]}
+    kotlin = rows["onnx int8 (kotlin)"]
+    assert kotlin["query_p50_ms_1t"] > 0 and kotlin["docs_per_s_batched_all"] > 0 and kotlin["index_search_p50_ms_1t"] > 0
+    assert "onnx int8 (kotlin): query p50" in capsys.readouterr().out

@@ -8,14 +8,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import runtimes
 from export import parity_texts
 from export.parity import TIERS
 from tests.conftest import FIXTURE_TOKENIZER, flip_byte
-from tests.port_texts import SPECIAL_TEXTS, random_texts
+from tests import port_cli
 from tests.test_index import SAMPLE_CORPUS
 
 WEB = Path(__file__).resolve().parents[1] / "web-demo"
@@ -53,49 +52,17 @@ def test_node_tests_pass_on_the_vectors_and_real_bundles(web_demo, trained_run, 
 
 @pytest.mark.parametrize("run_name", ["mxbai_run", "variant_run", "trained_run"])  # BPE twice, WordPiece
 def test_cli_tokenize_equals_the_python_runtime_on_thousands_of_texts(web_demo, request, run_name):
-    bundle = request.getfixturevalue(run_name).bundle("onnx")
-    tokenizer = runtimes.load(bundle).tokenizer
-    texts = parity_texts.queries() + parity_texts.documents() + SPECIAL_TEXTS + random_texts(3000, seed=2)
-    for flag, is_query in (("--query", True), ("--document", False)):
-        result = cli("tokenize", "--bundle", str(bundle), flag, stdin=json.dumps(texts))
-        assert result.returncode == 0, result.stderr
-        mismatches = []
-        for text, got in zip(texts, json.loads(result.stdout)):
-            ids, mask = tokenizer.encode([text], is_query)
-            expected = {"input_ids": ids[0].tolist(), "attention_mask": mask[0].tolist(),
-                        "kept_positions": np.flatnonzero(tokenizer.keep(ids, mask, is_query)[0]).tolist()}
-            if got != expected:
-                mismatches.append(text)
-        assert mismatches == [], mismatches[:3]
+    port_cli.tokenize_equals_the_python_runtime(cli, request.getfixturevalue(run_name).bundle("onnx"), seed=2)
 
 
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
 def test_cli_search_ranks_as_the_python_runtime(web_demo, trained_run, tmp_path, precision):
-    """The sample corpus indexed by the CLI (and saved), then searched again from the saved index."""
-    bundle = trained_run.bundle("onnx", precision)
-    runtime = runtimes.load(bundle)
-    corpus = json.loads(SAMPLE_CORPUS.read_text())
-    index = tmp_path / "sample.cbindex"
-    for query in parity_texts.QUERIES[:6]:
-        result = cli("search", "--bundle", str(bundle), "--corpus", str(SAMPLE_CORPUS), "--index", str(index), "--k",
-                     "10", query)
-        assert result.returncode == 0, result.stderr
-        hits = json.loads(result.stdout)["hits"]
-        expected = runtime.rank(query, corpus, k=10)
-        assert [h["index"] for h in hits] == [i for i, _ in expected], query
-        np.testing.assert_allclose([h["score"] for h in hits], [s for _, s in expected], rtol=1e-4)
-        assert all(h["text"] == corpus[h["index"]] for h in hits)
-    python_reads_it = runtimes.Index.load(index, runtime.model_digest)  # the port's index file, read by Python
-    assert python_reads_it.metadata == corpus
+    port_cli.search_ranks_as_the_python_runtime(cli, trained_run.bundle("onnx", precision), tmp_path / "sample.cbindex")
 
 
 def test_cli_refuses_a_tampered_bundle_naming_the_file_and_bad_usage(web_demo, trained_run, tmp_path):
-    bundle = shutil.copytree(trained_run.bundle("onnx", "int8"), tmp_path / "bundle")
-    assert cli("verify", "--bundle", str(bundle)).stdout.startswith("OK onnx-int8")
-    flip_byte(bundle / "model.onnx")
-    result = cli("selftest", "--bundle", str(bundle))
-    assert result.returncode == 1 and result.stderr.startswith("error: tampered:") and "model.onnx" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    port_cli.refuses_a_tampered_bundle_naming_the_file(cli, shutil.copytree(trained_run.bundle("onnx", "int8"),
+                                                                               tmp_path / "bundle"))
     usage = cli("tokenize", "--bundle", str(trained_run.bundle("onnx")))  # neither --query nor --document
     assert usage.returncode == 2 and "tokenize takes --query or --document" in usage.stderr
 

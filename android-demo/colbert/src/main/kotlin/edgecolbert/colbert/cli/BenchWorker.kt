@@ -67,11 +67,16 @@ internal object BenchWorker {
                 result["index_documents"] = num(count)
                 result["index_vectors"] = num(index.vectorCount)
             }
-            result["peak_rss_mb"] = num(Runtime.getRuntime().let { (it.totalMemory() - it.freeMemory()) / 1e6 })
+            result["peak_rss_mb"] = peakRssMb()?.let(::num) ?: kotlinx.serialization.json.JsonNull
             result["model_rss_mb"] = kotlinx.serialization.json.JsonNull
             return JsonObject(result)
         }
     }
+
+    /** The process's peak resident memory (Linux VmHWM), as the Python worker reports it; null elsewhere. */
+    private fun peakRssMb(): Double? = runCatching {
+        Files.readAllLines(Paths.get("/proc/self/status")).first { it.startsWith("VmHWM:") }.split(Regex("\\s+"))[1].toDouble() / 1024
+    }.getOrNull()
 
     private fun median(values: List<Double>): Double = percentile(values, 50.0)
 

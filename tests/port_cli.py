@@ -1,0 +1,60 @@
+"""The checks every port's CLI must pass against the Python runtime (spec/bundle.md, "Command-line contract"),
+shared by the port test files: each passes its own `cli(*args, stdin=None)` runner."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+import runtimes
+from export import parity_texts
+from tests.port_texts import SPECIAL_TEXTS, random_texts
+from tests.test_index import SAMPLE_CORPUS
+
+Cli = Callable[..., object]  # (*args, stdin=None) -> subprocess.CompletedProcess
+
+
+def tokenize_equals_the_python_runtime(cli: Cli, bundle: Path, seed: int) -> None:
+    """Ids, masks and kept positions of thousands of texts, as a query and as a document, each alone."""
+    tokenizer = runtimes.load(bundle).tokenizer
+    texts = parity_texts.queries() + parity_texts.documents() + SPECIAL_TEXTS + random_texts(3000, seed=seed)
+    for flag, is_query in (("--query", True), ("--document", False)):
+        result = cli("tokenize", "--bundle", str(bundle), flag, stdin=json.dumps(texts))
+        assert result.returncode == 0, result.stderr
+        mismatches = []
+        for text, got in zip(texts, json.loads(result.stdout), strict=True):
+            ids, mask = tokenizer.encode([text], is_query)
+            expected = {"input_ids": ids[0].tolist(), "attention_mask": mask[0].tolist(),
+                        "kept_positions": np.flatnonzero(tokenizer.keep(ids, mask, is_query)[0]).tolist()}
+            if got != expected:
+                mismatches.append(text)
+        assert mismatches == [], mismatches[:3]
+
+
+def search_ranks_as_the_python_runtime(cli: Cli, bundle: Path, index: Path) -> None:
+    """The sample corpus indexed by the CLI and saved to `index`, searched again from it; Python reads the file."""
+    runtime = runtimes.load(bundle)
+    corpus = json.loads(SAMPLE_CORPUS.read_text())
+    for query in parity_texts.QUERIES[:6]:
+        result = cli("search", "--bundle", str(bundle), "--corpus", str(SAMPLE_CORPUS), "--index", str(index), "--k",
+                     "10", query)
+        assert result.returncode == 0, result.stderr
+        hits = json.loads(result.stdout)["hits"]
+        expected = runtime.rank(query, corpus, k=10)
+        assert [h["index"] for h in hits] == [i for i, _ in expected], query
+        np.testing.assert_allclose([h["score"] for h in hits], [s for _, s in expected], rtol=1e-4)
+        assert all(h["text"] == corpus[h["index"]] for h in hits)
+    assert runtimes.Index.load(index, runtime.model_digest).metadata == corpus
+
+
+def refuses_a_tampered_bundle_naming_the_file(cli: Cli, bundle: Path) -> None:
+    """`bundle` is a copy of an ONNX bundle that verifies; its model is changed by one bit."""
+    from tests.conftest import flip_byte
+
+    assert cli("verify", "--bundle", str(bundle)).stdout.startswith("OK onnx-")
+    flip_byte(bundle / "model.onnx")
+    result = cli("selftest", "--bundle", str(bundle))
+    assert result.returncode == 1 and result.stderr.startswith("error: tampered:") and "model.onnx" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
