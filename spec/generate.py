@@ -150,6 +150,18 @@ def write_tokenize(name: str, tokenizer_name: str, path: Path, settings: Colbert
     write_jsonl(out / f"tokenize-{name}.jsonl", header, [tokenize_case(tokenizer, t) for t in texts(seed)])
 
 
+def sigma_contexts(rng: random.Random) -> list[str]:
+    """A capital sigma beside letters the final-sigma rule takes as cased, or skips, across all planes: where
+    a platform's Unicode is older or newer than Python's, its rule differs on exactly these."""
+    classes = {c["class"]: c["ranges"] for c in char_classes() if "class" in c}
+    texts = []
+    for name in ("python_cased", "python_case_ignorable"):
+        points = [p for first, last in classes[name] for p in range(first, last + 1)]
+        for ch in map(chr, sorted(rng.sample(points, 400))):
+            texts += [f"{ch}\u03a3", f"A{ch}\u03a3", f"A\u03a3{ch}", f"\u03a3{ch} b"]
+    return texts
+
+
 def write_preprocess(mxbai: Path, out: Path) -> None:
     cased = ColbertTokenizer(mxbai, replace(settings_for(mxbai, **MXBAI), do_lower_case=False))
     lower = ColbertTokenizer(mxbai, settings_for(mxbai, **MXBAI))
@@ -157,6 +169,7 @@ def write_preprocess(mxbai: Path, out: Path) -> None:
     pool = [t for t in texts(2) if len(t) < 400] + [
         "".join(rng.choice(EDGE_WORDS + SPACE_TEXTS + ["Σ", "ΑΣ", "ΣΑ", "Σ.", "İ", "ẞ", "Ω", "K"])
                 for _ in range(rng.randint(1, 8))) for _ in range(1000)]
+    pool += sigma_contexts(random.Random(4))
     cases = [{"text": t, "lowercase": lower.preprocess(t), "cased": cased.preprocess(t)} for t in pool]
     header = {"about": "Preprocessing (spec/bundle.md step 1 and 2): strip strip_codepoints from both ends, then "
                        "lowercase with Python's str.lower when do_lower_case. `lowercase`: do_lower_case true; "
@@ -203,7 +216,8 @@ def char_classes() -> list[dict]:
         behavior="isolated")
     classes: dict[str, list[int]] = {k: [] for k in (
         "bert_removed", "bert_whitespace", "bert_chinese", "bert_accent", "bert_split_whitespace", "bert_punctuation",
-        "bytelevel_letter", "bytelevel_number", "bytelevel_whitespace", "nfc_combining")}
+        "bytelevel_letter", "bytelevel_number", "bytelevel_whitespace", "nfc_combining", "python_case_ignorable",
+        "python_cased")}
     nfc = normalizers.NFC()
     mappings: dict[str, list] = {"bert_lowercase": [], "python_lower": []}
     for c in every_scalar():
@@ -234,6 +248,11 @@ def char_classes() -> list[dict]:
             mappings["bert_lowercase"].append([c, lowered])
         if (lowered := ch.lower()) != ch:
             mappings["python_lower"].append([c, lowered])
+        final_after_it = f"{ch}\u03a3".lower().endswith("\u03c2")  # the final-sigma rule sees a cased letter
+        if not final_after_it and f"A{ch}\u03a3".lower().endswith("\u03c2"):
+            classes["python_case_ignorable"].append(c)
+        elif final_after_it:
+            classes["python_cased"].append(c)
     about = {
         "bert_removed": "BertNormalizer clean_text drops it (control characters, U+0000, U+FFFD)",
         "bert_whitespace": "BertNormalizer clean_text turns it into a space (U+0020 itself left out)",
@@ -246,6 +265,9 @@ def char_classes() -> list[dict]:
         "bytelevel_whitespace": "\\s in that regex",
         "nfc_combining": "the NFC normalizer gives it a canonical combining class between 1 and 239 (it is reordered "
                          "before U+0345): tokenizers' tables predate marks that newer Unicode has",
+        "python_case_ignorable": "Python str.lower's final-sigma rule skips it (Case_Ignorable) when it looks for a "
+                                 "cased letter before and after a capital sigma",
+        "python_cased": "that rule takes it as a cased letter (Cased, and not Case_Ignorable)",
     }
     out = [{"class": name, "about": about[name], "ranges": ranges(points)} for name, points in classes.items()]
     out += [{"mapping": "bert_lowercase", "about": "BertNormalizer lowercase: code point -> text, where it changes",

@@ -36,7 +36,8 @@ class Preprocessor(stripCodepoints: Collection<Int>, private val lowercase: Bool
             return out.toString()
         }
 
-        /** Python's rule: a cased letter before (case-ignorables skipped), and none after. */
+        /** Python's rule: a cased letter before (case-ignorables skipped), and none after; both classes are Python's
+         *  (the JVM's Character properties follow another Unicode version). */
         private fun isFinalSigma(points: IntArray, at: Int): Boolean {
             var i = at - 1
             while (i >= 0 && isCaseIgnorable(points[i])) i--
@@ -46,17 +47,8 @@ class Preprocessor(stripCodepoints: Collection<Int>, private val lowercase: Bool
             return j == points.size || !isCased(points[j])
         }
 
-        private fun isCased(cp: Int): Boolean = Character.isLowerCase(cp) || Character.isUpperCase(cp) || Character.isTitleCase(cp)
+        private fun isCased(cp: Int): Boolean = cp in UnicodeTables.pythonCased
 
-        /** Unicode's Case_Ignorable: marks, format characters, modifiers, and the word-break MidLetter,
-         *  MidNumLet and Single_Quote characters. */
-        private fun isCaseIgnorable(cp: Int): Boolean = when (Character.getType(cp).toByte()) {
-            Character.NON_SPACING_MARK, Character.ENCLOSING_MARK, Character.FORMAT, Character.MODIFIER_LETTER,
-            Character.MODIFIER_SYMBOL -> true
-            else -> cp in MID_LETTERS
-        }
-
-        private val MID_LETTERS = setOf(0x27, 0x2E, 0x3A, 0xB7, 0x387, 0x55F, 0x5F4, 0x2018, 0x2019, 0x2024, 0x2027,
-            0xFE13, 0xFE52, 0xFE55, 0xFF07, 0xFF0E, 0xFF1A)
+        private fun isCaseIgnorable(cp: Int): Boolean = cp in UnicodeTables.pythonCaseIgnorable
     }
 }

@@ -59,6 +59,8 @@ object UnicodeTables {
     val byteLevelNumber by lazy { set("bytelevel_number") }
     val byteLevelWhitespace by lazy { set("bytelevel_whitespace") }
     val nfcCombining by lazy { set("nfc_combining") }
+    val pythonCaseIgnorable by lazy { set("python_case_ignorable") }
+    val pythonCased by lazy { set("python_cased") }
     val bertLowercase by lazy { mapping("bert_lowercase") }
     val pythonLower by lazy { mapping("python_lower") }
 
