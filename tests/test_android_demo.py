@@ -50,7 +50,8 @@ def test_maven_tests_pass_on_the_vectors_and_real_bundles(colbert_cli, trained_r
                variant_run.bundle("onnx")]  # the first, the smallest, takes every bad-bundle mutation
     env = {**os.environ, "MXBAI_TOKENIZER": str(FIXTURE_TOKENIZER),
            "MINILM_TOKENIZER": str(minilm_checkpoint / "tokenizer.json"),
-           "COLBERT_BUNDLES": ":".join(map(str, bundles))}
+           "COLBERT_BUNDLES": ":".join(map(str, bundles)),
+           "COLBERT_TFLITE_BUNDLES": ":".join(str(trained_run.bundle("tflite", p)) for p in ("fp32", "int8"))}
     done = mvn("test", env=env, timeout=2400)
     summary = re.findall(r"Tests run: (\d+), Failures: (\d+), Errors: (\d+), Skipped: (\d+)\s*$", done.stdout, re.M)
     assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-2000:]

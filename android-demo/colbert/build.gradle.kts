@@ -13,6 +13,9 @@ dependencies {
     // the JVM build for tests and the CLI; the app swaps in onnxruntime-android (same API, same version)
     compileOnly(libs.onnxruntime.jvm)
     testImplementation(libs.onnxruntime.jvm)
+    testImplementation(libs.javacpp.tflite)
+    testImplementation(variantOf(libs.javacpp.tflite) { classifier("linux-x86_64") })
+    testImplementation(variantOf(libs.javacpp) { classifier("linux-x86_64") })
     testImplementation(libs.junit.jupiter)
     testRuntimeOnly(libs.junit.platform.launcher)
 }

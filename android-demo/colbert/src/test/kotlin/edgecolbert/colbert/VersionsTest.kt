@@ -21,7 +21,7 @@ class VersionsTest {
         val versions = catalog()
         val properties = Regex("""<([\w.]+)\.version>([^<]+)</""").findAll(pom).associate { it.groupValues[1] to it.groupValues[2] }
         val shared = mapOf("kotlin" to "kotlin", "coroutines" to "coroutines", "serialization" to "serialization",
-            "onnxruntime" to "onnxruntime", "junit" to "junit")
+            "onnxruntime" to "onnxruntime", "junit" to "junit", "javacpp.tflite" to "javacpp-tflite", "javacpp" to "javacpp")
         for ((property, key) in shared) {
             assertTrue(property in properties && key in versions, "$property in pom.xml and $key in libs.versions.toml")
             assertEquals(versions[key], properties[property], "$property: pom.xml says ${properties[property]}, libs.versions.toml ${versions[key]}")
