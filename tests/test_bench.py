@@ -57,7 +57,7 @@ def test_the_peer_drops_mxbai_17ms_second_dense_layer(mxbai_run, pylate, capsys)
 
 @pytest.mark.parametrize("args, message", [
     (["--against", "pylate"], "--against needs --pylate-python PATH"),
-    (["--against", "faiss", "--pylate-python", sys.executable], "--against takes pylate, peer, browser, not faiss"),
+    (["--against", "faiss", "--pylate-python", sys.executable], "--against takes pylate, peer, browser, kotlin, not faiss"),
     (["--documents", "0"], "--documents and --batch-size take a positive number"),
 ])
 def test_bad_arguments_are_one_line_errors(mxbai_run, capsys, args, message):

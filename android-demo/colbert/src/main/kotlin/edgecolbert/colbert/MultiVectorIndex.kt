@@ -45,21 +45,50 @@ class MultiVectorIndex private constructor(
         val qt = FloatArray(dim * nq)
         for (q in 0 until nq) for (k in 0 until dim) qt[k * nq + q] = query.data[q * dim + k]
         val best = FloatArray(nq)
-        val acc = FloatArray(nq)
+        val a0 = FloatArray(nq)
+        val a1 = FloatArray(nq)
+        val a2 = FloatArray(nq)
+        val a3 = FloatArray(nq)
         for (doc in 0 until size) {
             val start = offsets[doc]
             val end = offsets[doc + 1]
             if (start == end) continue
             best.fill(Float.NEGATIVE_INFINITY)
-            for (v in start until end) {
-                acc.fill(0f)
+            var v = start
+            while (v + 4 <= end) { // four vectors a pass, so each query load is used four times
+                a0.fill(0f); a1.fill(0f); a2.fill(0f); a3.fill(0f)
+                val b0 = v * dim
+                for (k in 0 until dim) {
+                    val x0 = vectors[b0 + k]
+                    val x1 = vectors[b0 + dim + k]
+                    val x2 = vectors[b0 + 2 * dim + k]
+                    val x3 = vectors[b0 + 3 * dim + k]
+                    val row = k * nq
+                    for (q in 0 until nq) {
+                        val y = qt[row + q]
+                        a0[q] += y * x0; a1[q] += y * x1; a2[q] += y * x2; a3[q] += y * x3
+                    }
+                }
+                for (q in 0 until nq) {
+                    var m = best[q]
+                    if (a0[q] > m) m = a0[q]
+                    if (a1[q] > m) m = a1[q]
+                    if (a2[q] > m) m = a2[q]
+                    if (a3[q] > m) m = a3[q]
+                    best[q] = m
+                }
+                v += 4
+            }
+            while (v < end) {
+                a0.fill(0f)
                 val base = v * dim
                 for (k in 0 until dim) {
                     val x = vectors[base + k]
                     val row = k * nq
-                    for (q in 0 until nq) acc[q] += qt[row + q] * x
+                    for (q in 0 until nq) a0[q] += qt[row + q] * x
                 }
-                for (q in 0 until nq) if (acc[q] > best[q]) best[q] = acc[q]
+                for (q in 0 until nq) if (a0[q] > best[q]) best[q] = a0[q]
+                v++
             }
             var total = 0f
             for (q in 0 until nq) total += best[q]
