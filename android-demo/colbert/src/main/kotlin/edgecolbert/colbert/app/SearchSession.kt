@@ -70,6 +70,8 @@ class SearchSession(
             throw e
         } catch (e: ColbertException) {
             _state.value = SessionState.Failed(e.kind, e.message ?: e.kind)
+        } catch (e: java.io.IOException) { // storage that fails under the app (a removed card, a revoked folder)
+            _state.value = SessionState.Failed("unreadable", "cannot read the bundle or the index (${e.message}); pick the bundle again")
         }
     }
 
