@@ -58,3 +58,16 @@ def refuses_a_tampered_bundle_naming_the_file(cli: Cli, bundle: Path) -> None:
     result = cli("selftest", "--bundle", str(bundle))
     assert result.returncode == 1 and result.stderr.startswith("error: tampered:") and "model.onnx" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def bench_times_the_port_beside_the_python_runtime(bundle: Path, against: str, row: str, tmp_path: Path,
+                                                  capsys) -> None:
+    """`bench --against <port>` on a few documents: the port's row measured, and its ratio to the Python runtime."""
+    from export.cli import main
+
+    out = tmp_path / "bench.json"
+    assert main(["bench", str(bundle), "--against", against, "--documents", "6", "--index-documents", "50",
+                 "--json", str(out)]) == 0
+    port = {r["name"]: r["result"] for r in json.loads(out.read_text())["rows"]}[row]
+    assert port["query_p50_ms_1t"] > 0 and port["docs_per_s_batched_all"] > 0 and port["index_search_p50_ms_1t"] > 0
+    assert f"{row}: query p50" in capsys.readouterr().out

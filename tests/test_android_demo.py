@@ -122,13 +122,5 @@ def test_cli_refuses_a_tampered_bundle_naming_the_file_and_bad_usage(colbert_cli
 
 def test_bench_times_the_kotlin_path_beside_the_python_runtime(colbert_cli, trained_run, tmp_path, capsys):
     """`bench --against kotlin`: the same bundle through the Python runtime and the Kotlin library, one table."""
-    from export.cli import main
-
-    bundle = str(trained_run.bundle("onnx", "int8"))
-    out = tmp_path / "bench.json"
-    assert main(["bench", bundle, "--against", "kotlin", "--documents", "6", "--index-documents", "50",
-                 "--json", str(out)]) == 0
-    rows = {r["name"]: r["result"] for r in json.loads(out.read_text())["rows"]}
-    kotlin = rows["onnx int8 (kotlin)"]
-    assert kotlin["query_p50_ms_1t"] > 0 and kotlin["docs_per_s_batched_all"] > 0 and kotlin["index_search_p50_ms_1t"] > 0
-    assert "onnx int8 (kotlin): query p50" in capsys.readouterr().out
+    port_cli.bench_times_the_port_beside_the_python_runtime(trained_run.bundle("onnx", "int8"), "kotlin",
+                                                            "onnx int8 (kotlin)", tmp_path, capsys)

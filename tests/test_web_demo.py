@@ -146,13 +146,5 @@ def test_a_bundle_picked_as_a_folder_replaces_the_served_one(serve, trained_run)
 @needs_chromium
 def test_bench_times_the_bundle_in_chromium_beside_the_python_runtime(web_demo, trained_run, tmp_path, capsys):
     """`bench --against browser`: the same bundle natively and in headless Chromium, in one run and one table."""
-    from export.cli import main
-
-    bundle = str(trained_run.bundle("onnx", "int8"))
-    out = tmp_path / "bench.json"
-    assert main(["bench", bundle, "--against", "browser", "--documents", "6", "--index-documents", "50",
-                 "--json", str(out)]) == 0
-    rows = {r["name"]: r["result"] for r in json.loads(out.read_text())["rows"]}
-    browser = rows["onnx int8 (chromium)"]
-    assert browser["query_p50_ms_1t"] > 0 and browser["docs_per_s_batched_all"] > 0 and browser["index_search_p50_ms_1t"] > 0
-    assert "onnx int8 (chromium): query p50" in capsys.readouterr().out
+    port_cli.bench_times_the_port_beside_the_python_runtime(trained_run.bundle("onnx", "int8"), "browser",
+                                                            "onnx int8 (chromium)", tmp_path, capsys)

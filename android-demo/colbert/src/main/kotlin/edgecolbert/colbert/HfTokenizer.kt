@@ -103,10 +103,10 @@ class HfTokenizer internal constructor(
             return if (bpe) TokenizerKind.BYTE_LEVEL_BPE else TokenizerKind.WORDPIECE
         }
 
-        private fun bool(o: JsonObject, key: String, default: Boolean): Boolean {
+        private fun bool(o: JsonObject, key: String, default: Boolean, file: String): Boolean {
             val v = o[key] ?: return default
             if (v is JsonNull) return default
-            if (!JsonTypes.isBoolean(v)) throw BundleException.Malformed(FILE, "$FILE: '$key' must be true or false; re-export the bundle")
+            if (!JsonTypes.isBoolean(v)) throw BundleException.Malformed(file, "$file: '$key' must be true or false; re-export the bundle")
             return v.asBoolean
         }
 
@@ -122,8 +122,8 @@ class HfTokenizer internal constructor(
                 TokenizerKind.WORDPIECE -> {
                     val n = data.getValue("normalizer") as JsonObject
                     val strip = n["strip_accents"]
-                    BertNormalizer(bool(n, "clean_text", true), bool(n, "handle_chinese_chars", true),
-                        if (strip == null || strip is JsonNull) null else bool(n, "strip_accents", false), bool(n, "lowercase", true))
+                    BertNormalizer(bool(n, "clean_text", true, file), bool(n, "handle_chinese_chars", true, file),
+                        if (strip == null || strip is JsonNull) null else bool(n, "strip_accents", false, file), bool(n, "lowercase", true, file))
                 }
             }
             val addedTokens = (data["added_tokens"] as? JsonArray ?: JsonArray(emptyList())).map { parseAdded(it as JsonObject, file) }
@@ -148,8 +148,8 @@ class HfTokenizer internal constructor(
             if (!JsonTypes.isInteger(id) || id!!.asInt < 0 || !JsonTypes.isString(content)) {
                 throw BundleException.Malformed(file, "$file: an added token without an id and content; re-export the bundle")
             }
-            return AddedToken(id.asInt, content!!.asString, bool(o, "single_word", false), bool(o, "lstrip", false),
-                bool(o, "rstrip", false), bool(o, "normalized", true), bool(o, "special", false))
+            return AddedToken(id.asInt, content!!.asString, bool(o, "single_word", false, file), bool(o, "lstrip", false, file),
+                bool(o, "rstrip", false, file), bool(o, "normalized", true, file), bool(o, "special", false, file))
         }
 
         /** merges as "a b" strings or [a, b] pairs; rank is the position, a later duplicate wins. */

@@ -3,6 +3,7 @@ package edgecolbert.colbert.cli
 import edgecolbert.colbert.ColbertModel
 import edgecolbert.colbert.DirectoryFiles
 import edgecolbert.colbert.EngineOptions
+import edgecolbert.colbert.GoldenRule
 import edgecolbert.colbert.MultiVectorIndex
 import kotlinx.serialization.json.Json
 import kotlinx.serialization.json.JsonArray
@@ -78,13 +79,7 @@ internal object BenchWorker {
         Files.readAllLines(Paths.get("/proc/self/status")).first { it.startsWith("VmHWM:") }.split(Regex("\\s+"))[1].toDouble() / 1024
     }.getOrNull()
 
-    private fun median(values: List<Double>): Double = percentile(values, 50.0)
+    private fun median(values: List<Double>): Double = GoldenRule.percentile(values, 50.0)
 
-    private fun percentile(values: List<Double>, q: Double): Double {
-        val sorted = values.sorted()
-        val pos = (sorted.size - 1) * q / 100.0
-        val lo = Math.floor(pos).toInt()
-        val hi = Math.ceil(pos).toInt()
-        return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo)
-    }
+    private fun percentile(values: List<Double>, q: Double): Double = GoldenRule.percentile(values, q)
 }
