@@ -10,6 +10,7 @@ from runtimes.manifest import BundleError
 from runtimes.targets import PRECISIONS, TARGETS
 
 from .checkpoint import HUB_IDS, CheckpointError
+from .parity import MARGIN, kept_phrase
 from .table import format_table, plural
 
 EXIT_FAILED_GATE = 1
@@ -64,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("bundles", nargs="+", type=Path)
     verify.add_argument("--full", action="store_true",
                         help="also re-run the whole parity gate against the source checkpoint (needs the exporter)")
+    verify.add_argument("--held-out", action="store_true",
+                        help="also hold the bundle to its tier on texts the gate never sees, against the source "
+                             "checkpoint (needs the exporter)")
     index = commands.add_parser(
         "index", help="encode a corpus once into a portable index file that every runtime searches",
         description="Encode every document of a corpus through a bundle into one index file (spec/bundle.md, "
@@ -100,20 +104,33 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def summary(results: list, synthetic: bool) -> str:
-    header = ["target", "precision", "size MB", "cos min", "cos mean", "max abs", "MaxSim p99", "MaxSim max", "top10", "result"]
+    header = ["target", "precision", "size MB", "cos min", "cos mean", "max abs", "MaxSim p99", "MaxSim max", "top10",
+              "room used", "result"]
     rows = []
     for r in results:
         m = r.report.metrics if r.report else {}
         fmt = lambda key, spec: format(m[key], spec) if key in m else "-"  # noqa: E731
         result = "PASS" if r.passed else ("ERROR " + r.error if r.error else "FAIL " + "; ".join(r.report.failed))
-        if r.report and r.report.float_layers:
-            result += f" ({plural(len(r.report.float_layers), 'layer')} in float: {', '.join(r.report.float_layers)})"
+        if r.report and r.report.kept:
+            result += f" ({kept_phrase(r.precision, r.report.kept)})"
+        if r.passed and not r.report.within_margin:
+            result += " (without margin)"
         rows.append([r.target, r.precision, f"{r.size_bytes / 1e6:.1f}" if r.size_bytes else "-",
                      fmt("cosine_min", ".6f"), fmt("cosine_mean", ".6f"), fmt("max_abs_error", ".2e"),
                      fmt("maxsim_rel_err_p99", ".2e"), fmt("maxsim_rel_err_max", ".2e"), fmt("top10_agreement", ".3f"),
-                     result])
+                     _room_used(r.report), result])
     title = "SYNTHETIC random weights: parity only proves the plumbing\n" if synthetic else ""
-    return title + format_table(rows, header)
+    notes = [f"room used: the worst metric's share of its tier's room (1 = the bound); the fallbacks stop at "
+             f"{MARGIN:.0%}"]
+    informational = {k: why for r in results if r.report for k, why in r.report.informational.items()}
+    notes += [f"{k} is not gated: {why}" for k, why in informational.items()]
+    return title + format_table(rows, header) + "\n" + "\n".join(notes)
+
+
+def _room_used(report) -> str:
+    if report is None or not report.margin:
+        return "-"
+    return f"{max(report.margin.values()):.0%}"
 
 
 def run_export(args: argparse.Namespace, log: Progress) -> int:
@@ -150,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "verify":
             from .verify import run_verify
 
-            return run_verify(args.bundles, args.full, log)
+            return run_verify(args.bundles, args.full, log, args.held_out)
         if args.command == "index":
             from runtimes.index import IndexFileError
 

@@ -282,13 +282,6 @@ class ColbertEncoder(nn.Module):
             x = act(linear(x))
         return l2_normalize(x)
 
-    def to_fp16(self) -> "ColbertEncoder":
-        """A copy with an fp16 backbone and the fp32 head: the projection and the L2 norm are a sliver of
-        the compute, and XNNPACK's fp16 matmuls put a trained MiniLM's MaxSim 17% past the fp16 tier."""
-        model = copy.deepcopy(self).half()
-        model.dense.float()
-        return model
-
 
 def _backbone_state(checkpoint: Checkpoint, loaded: nn.Module, module: nn.Module) -> dict[str, torch.Tensor]:
     """The tensors transformers loaded, under the names `module` mirrors."""

@@ -112,12 +112,77 @@ def long_documents() -> list[str]:
     return [medium, " ".join(DOCUMENTS[20:30]), long]
 
 
+# Queries of every length and kind beyond the plain questions: keywords, one word, past query_length,
+# numbers and code, other languages and scripts, typos and shouting.
+MORE_QUERIES = [
+    "basil",
+    "aurora borealis colour",
+    "iron rich foods vegetarian",
+    "canberra",
+    "ColBERT MaxSim",
+    "1989",
+    "how many metres per second is the speed of light in a vacuum exactly",
+    "I am planning a trip to see the northern lights next winter and I would like to know which months and "
+    "which countries give the best chance of a clear sky and strong solar activity, and what to pack",
+    "what are the main differences between simple interest and compound interest over a thirty year mortgage "
+    "with monthly payments and an interest rate that changes every five years",
+    "def encode(text): return text.strip()",
+    "SELECT * FROM documents WHERE score > 0.5",
+    "python list comprehension vs map",
+    "¿por qué el cielo es azul?",
+    "wie funktioniert eine Wärmepumpe im Winter",
+    "qui a écrit Frankenstein",
+    "東京の人口は何人ですか",
+    "北京是中国的首都吗",
+    "как пчёлы находят цветы",
+    "ما هي عاصمة أستراليا",
+    "hwo do vacines wrok",
+    "WHO WROTE DRACULA AND WHEN",
+    "e = mc^2 meaning",
+    "best 🍝 recipe",
+    "tides moon gravity",
+    "is it safe to store basil in the fridge?",
+    "sliding window attention linear cost",
+]
+
+MORE_DOCUMENTS = [
+    "Canberra.",
+    "Basil: keep at room temperature.",
+    "Error 404: page not found.",
+    "The Moon causes most of the tides.",
+    "def encode(text: str) -> list[int]:\n    ids = tokenizer(text)\n    return ids[:512]\n",
+    "SELECT title, score FROM documents WHERE score > 0.5 ORDER BY score DESC LIMIT 10;",
+    "| city | country | population |\n|---|---|---|\n| Canberra | Australia | 460,000 |\n| Sydney | Australia | 5,300,000 |",
+    "Shopping list: 2 cups flour, 1 tsp baking soda, 3 ripe bananas, 100 g butter, a pinch of salt.",
+    "El cielo es azul porque las moléculas del aire dispersan la luz azul del sol mucho más que la roja.",
+    "Eine Wärmepumpe entzieht der Außenluft im Winter Wärme und gibt sie mit Hilfe eines Kältemittels im Haus ab.",
+    "Mary Shelley a écrit Frankenstein, publié pour la première fois à Londres en 1818.",
+    "東京は日本の首都であり、約千四百万人が暮らす世界有数の大都市です。",
+    "北京是中华人民共和国的首都，也是全国的政治和文化中心。",
+    "Пчёлы сообщают друг другу о найденных цветах с помощью виляющего танца.",
+    "كانبرا هي عاصمة أستراليا، وقد بنيت خصيصا لتكون حلا وسطا بين سيدني وملبورن.",
+    "E = mc² says that mass and energy are equivalent: a small mass corresponds to a huge amount of energy.",
+    "In 2023 the average price rose 4.7% to $1,284.50 per unit, while volume fell from 12,400 to 11,950 units.",
+    "Q: Can I freeze basil? A: Yes, blanch the leaves first or freeze them chopped in olive oil.",
+    "WARNING: DO NOT OPEN THE CASE. NO USER-SERVICEABLE PARTS INSIDE. REFER SERVICING TO QUALIFIED PERSONNEL.",
+    "Tip 🍝: salt the pasta water generously, and save a cup of it to loosen the sauce at the end.",
+    "Frankenstein's creature is never named in the novel; he calls himself the Adam of his labours.",
+    "Heat pumps, vaccines, auroras and bees have nothing in common except that this sentence mentions them all.",
+]
+
+
+def composed_documents() -> list[str]:
+    """Documents of 60 to 400 words, each joining sentences of one topic pair: lengths between the short
+    ones and the truncated one, where most real passages sit."""
+    return [" ".join(DOCUMENTS[start:start + n]) for start, n in ((2, 3), (8, 4), (14, 6), (30, 8), (40, 12), (10, 16))]
+
+
 def documents() -> list[str]:
-    return DOCUMENTS + EDGE_DOCUMENTS + TEXT_EDGES + long_documents()
+    return DOCUMENTS + EDGE_DOCUMENTS + TEXT_EDGES + long_documents() + MORE_DOCUMENTS + composed_documents()
 
 
 def queries() -> list[str]:
-    return QUERIES + EDGE_QUERIES + TEXT_EDGES
+    return QUERIES + EDGE_QUERIES + TEXT_EDGES + MORE_QUERIES
 
 
 def golden_queries() -> list[str]:

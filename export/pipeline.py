@@ -19,12 +19,12 @@ from .parity import Encoded, ParityReport
 from .reference import Reference
 from .table import plural
 from .gptq import quantize_linears
-from .sensitivity import rank_layers
+from .sensitivity import rank_blocks, rank_layers
 from .int8 import QuantizedWeight
 from .targets import ExportContext, target
 
 Log = Callable[[str], None]
-MAX_FLOAT_LAYERS = 6  # int8 retries at most this many Linear layers in float, then the gate refuses it
+MAX_KEPT = 6  # the fallbacks keep at most this many int8 layers in float (fp16 blocks in fp32), then stop
 
 
 @dataclass
@@ -53,6 +53,7 @@ class Exporter:
         self._reference: Encoded | None = None
         self._int8: dict[str, QuantizedWeight] | None = None
         self._sensitive: list[str] | None = None
+        self._sensitive_blocks: dict[str, list[str]] = {}  # fp16 form -> blocks, most sensitive first
         self.workdir = Path(tempfile.mkdtemp(prefix="colbert-export-"))
 
     def close(self) -> None:
@@ -96,54 +97,89 @@ class Exporter:
             self.log(f"most sensitive: {top}; measured in {time.perf_counter() - started:.1f}s")
         return self._sensitive
 
-    def context(self, float_layers: tuple[str, ...] = ()) -> ExportContext:
-        return ExportContext(self.encoder, self.checkpoint.settings, self.workdir, self.checkpoint.max_sequence,
-                             self.int8_weights, float_layers)
+    def sensitive_blocks(self, form: str) -> list[str]:
+        """fp16 blocks in `form` (export/fp16.py), most sensitive first, measured once per checkpoint and form."""
+        if form not in self._sensitive_blocks:
+            started = time.perf_counter()
+            self.log(f"measuring how much each fp16 block costs in the {form!r} form, one at a time")
+            ranked = rank_blocks(self.encoder, form, self.tokenizer, self.reference)
+            self._sensitive_blocks[form] = [name for name, _ in ranked]
+            top = ", ".join(f"{name} (max {err:.2e} without it)" for name, err in ranked[:3])
+            self.log(f"most sensitive: {top}; measured in {time.perf_counter() - started:.1f}s")
+        return self._sensitive_blocks[form]
 
-    def _attempt(self, exporter, tag: str, precision: str, float_layers: tuple[str, ...]):
+    def context(self, kept: tuple[str, ...] = (), precision: str = "fp32") -> ExportContext:
+        layers, blocks = (kept, ()) if precision == "int8" else ((), kept)
+        return ExportContext(self.encoder, self.checkpoint.settings, self.workdir, self.checkpoint.max_sequence,
+                             self.int8_weights, layers, blocks)
+
+    def _kept_candidates(self, exporter, precision: str) -> list[str]:
+        """What the fallback keeps in float, most sensitive first; nothing for fp32."""
+        if precision == "int8":
+            return self.sensitive_layers()
+        if precision == "fp16":
+            return self.sensitive_blocks(exporter.fp16_form)
+        return []
+
+    def _attempt(self, exporter, tag: str, precision: str, kept: tuple[str, ...]):
         """Export, stage and gate one bundle: (staging dir, manifest, report, artifact bytes)."""
         staging = bundle.stage(self.out_root, self.checkpoint, exporter.name, precision)
         try:
             started = time.perf_counter()
-            self.log(f"{tag} exporting" + (f" with {plural(len(float_layers), 'layer')} in float" if float_layers else ""))
-            artifact = exporter.export(self.context(float_layers), precision, staging)
+            self.log(f"{tag} exporting" + (f" with {parity.kept_phrase(precision, kept)}" if kept else ""))
+            artifact = exporter.export(self.context(kept, precision), precision, staging)
             size = bundle.artifact_bytes(staging / artifact.file)
             self.log(f"{tag} exported {size / 1e6:.1f} MB in {time.perf_counter() - started:.1f}s; running the parity gate")
-            golden = bundle.golden(self.tokenizer, self.reference, parity.TIERS[precision])
+            thresholds, _ = parity.gated(precision, self.checkpoint.synthetic)
+            golden = bundle.golden(self.tokenizer, self.reference, thresholds)
             bundle.write_contents(staging, self.checkpoint, artifact, golden)
             manifest = bundle.write_manifest(staging, self.checkpoint, exporter.name, precision, artifact,
                                              exporter.tool_packages)
-            report = parity.run_gate(runtimes.load(staging), self.reference, precision)
-            report.float_layers = list(float_layers)
+            report = parity.run_gate(runtimes.load(staging), self.reference, precision, self.checkpoint.synthetic)
+            report.kept = list(kept)
             return staging, manifest, report, size
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
 
     def build(self, target_name: str, precision: str) -> Result:
-        """One bundle. A converter's crash becomes the Result's error, so the other bundles still build. int8
-        that misses its tier is retried with its most sensitive Linear layers in float, one more each time."""
+        """One bundle. A converter's crash becomes the Result's error, so the other bundles still build. fp16 or
+        int8 that misses its tier, or holds it without margin (parity.MARGIN), is retried with its most sensitive
+        blocks in fp32 (int8: Linear layers in float), one more each time, up to MAX_KEPT."""
         tag = f"[{target_name} {precision}]"
         try:
             exporter = target(target_name)  # imports the converter: a missing one is this bundle's error too
-            float_layers: tuple[str, ...] = ()
-            staging, manifest, report, size = self._attempt(exporter, tag, precision, float_layers)
-            most = min(MAX_FLOAT_LAYERS, len(self.int8_weights())) if precision == "int8" else 0
-            while not report.passed and len(float_layers) < most:
-                self.log(f"{tag} missed the int8 tier ({'; '.join(report.failed)})")
+            kept: tuple[str, ...] = ()
+            staging, manifest, report, size = self._attempt(exporter, tag, precision, kept)
+            while not report.within_margin and precision in ("fp16", "int8") and len(kept) < MAX_KEPT:
+                self.log(f"{tag} {_shortfall(report)}")
+                candidates = self._kept_candidates(exporter, precision)
+                if len(kept) >= len(candidates):
+                    break
                 shutil.rmtree(staging)
-                float_layers = tuple(self.sensitive_layers()[:len(float_layers) + 1])
-                staging, manifest, report, size = self._attempt(exporter, tag, precision, float_layers)
+                kept = tuple(candidates[:len(kept) + 1])
+                staging, manifest, report, size = self._attempt(exporter, tag, precision, kept)
             try:
                 path = bundle.finish(staging, report, manifest)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
             verdict = "PASS" if report.passed else "FAIL " + "; ".join(report.failed)
-            kept = f" ({plural(len(float_layers), 'layer')} in float: {', '.join(float_layers)})" if float_layers else ""
-            self.log(f"{tag} {verdict}{kept} -> {path}")
+            if report.passed and not report.within_margin:
+                verdict += f" (without margin: {_room(report)})"
+            self.log(f"{tag} {verdict}{f' ({parity.kept_phrase(precision, kept)})' if kept else ''} -> {path}")
             return Result(target_name, precision, path, size, report)
         except Exception as e:  # a converter or runtime crash: reported, nothing published
             error = f"{type(e).__name__}: {first_line(e)}"
             self.log(f"{tag} ERROR {error}")
             return Result(target_name, precision, None, None, None, error)
+
+
+def _room(report: ParityReport) -> str:
+    return ", ".join(f"{k} {used:.0%} of its room" for k, used in report.margin.items() if used > parity.MARGIN)
+
+
+def _shortfall(report: ParityReport) -> str:
+    if not report.passed:
+        return f"missed the {report.precision} tier ({'; '.join(report.failed)})"
+    return f"holds the {report.precision} tier without margin ({_room(report)}; the fallback stops at {parity.MARGIN:.0%})"

@@ -1,9 +1,10 @@
-"""Which int8 Linear layers cost the most fidelity, for the export's fallback when int8 misses its tier.
+"""Which int8 Linear layers, or which fp16 blocks, cost the most fidelity: for the export's fallbacks when a
+bundle misses its tier, or holds it without margin.
 
-Each layer is measured one at a time: the whole encoder in int8 except that layer, in PyTorch, on the
-parity gate's texts, against the fp32 reference. The layer whose float copy leaves the smallest MaxSim
-error is the most sensitive. Weights with sharper outliers than the ones int8 was tuned on (say, the real
-mxbai weights against MiniLM's) show up here as one or two layers far ahead of the rest.
+Each is measured one at a time: the whole encoder in int8 (or in an fp16 form, export/fp16.py) except that
+layer or block, in PyTorch, on the parity gate's texts, against the fp32 reference. The one whose float copy
+leaves the smallest MaxSim error is the most sensitive. Weights with sharper outliers than the ones int8 was
+tuned on (say, the real mxbai weights against MiniLM's) show up here as one or two layers far ahead of the rest.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from torch import nn
 
 from runtimes.colbert import ColbertRuntime, ColbertTokenizer
 
-from . import int8, parity, parity_texts
+from . import fp16, int8, parity, parity_texts
 from .int8 import QuantizedWeight
 from .parity import Encoded
 
@@ -46,4 +47,19 @@ def rank_layers(encoder: nn.Module, weights: dict[str, QuantizedWeight], tokeniz
     for name in weights:
         model = int8.quantize_encoder(encoder, {k: w for k, w in weights.items() if k != name})
         errors.append((name, parity.compare(reference, _outputs(model, tokenizer))["maxsim_rel_err_p99"]))
+    return sorted(errors, key=lambda e: e[1])
+
+
+def _fp16_model(encoder: nn.Module, form: str, kept: tuple[str, ...]) -> nn.Module:
+    return fp16.rounded_weights(encoder, kept) if form == "weights" else fp16.rounded_compute(encoder, kept)
+
+
+def rank_blocks(encoder: nn.Module, form: str, tokenizer: ColbertTokenizer, reference: Encoded) -> list[tuple[str, float]]:
+    """(block, MaxSim max with every other block in the fp16 `form`), most sensitive first."""
+    if form not in fp16.FORMS:
+        raise ValueError(f"unknown fp16 form {form!r}; choose from {', '.join(fp16.FORMS)}")
+    errors = []
+    for block in fp16.blocks(encoder):
+        model = _fp16_model(encoder, form, (block,))
+        errors.append((block, parity.compare(reference, _outputs(model, tokenizer))["maxsim_rel_err_max"]))
     return sorted(errors, key=lambda e: e[1])

@@ -58,3 +58,22 @@ def with_activation_outliers(source: Path, dest: Path, layer: int = 3, factor: f
         tensors[f"{prefix}.output.dense.weight"][:, column] *= factor
     save_file(tensors, str(dest / "model.safetensors"), metadata={"format": "pt"})
     return dest
+
+
+def with_tiny_values(source: Path, dest: Path, layer: int = 2, factor: float = 3e5) -> Path:
+    """A copy of a ModernBERT checkpoint computing the same function, where one block's fp16 breaks.
+
+    In `layer`'s attention the value rows of Wqkv are scaled down by `factor` and Wo's columns up by it:
+    attention is linear in V, so fp32 is unchanged, but the value weights now sit among fp16's subnormals
+    (a few significant bits, many flushed to zero) and so do the values they compute. Keeping that attention
+    block in fp32 is the one fix, in either fp16 form."""
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(source, dest)
+    tensors = load_file(str(dest / "model.safetensors"))
+    qkv, wo = tensors[f"layers.{layer}.attn.Wqkv.weight"], tensors[f"layers.{layer}.attn.Wo.weight"]
+    hidden = wo.shape[1]
+    qkv[2 * hidden:] /= factor
+    wo *= factor
+    save_file(tensors, str(dest / "model.safetensors"), metadata={"format": "pt"})
+    return dest

@@ -141,7 +141,7 @@ def test_a_failed_gate_publishes_only_its_report(minilm_checkpoint, tmp_path, mo
     refuses it, and nothing is published. The layer ranking is stood in for by module order here (measuring it
     takes ~80 s; the outlier test below measures it)."""
     monkeypatch.setitem(parity.TIERS, "int8", {**parity.TIERS["int8"], "maxsim_rel_err_p99": ("<=", 1e-9)})
-    monkeypatch.setattr(pipeline, "MAX_FLOAT_LAYERS", 2)
+    monkeypatch.setattr(pipeline, "MAX_KEPT", 2)
     monkeypatch.setattr(pipeline, "rank_layers", lambda encoder, weights, *_: [(name, 0.0) for name in weights])
     assert main(["onnx", "--model", str(minilm_checkpoint), "--precision", "int8", "--out", str(tmp_path)]) == 1
     model_dir = tmp_path / minilm_checkpoint.name
@@ -161,12 +161,13 @@ def test_int8_keeps_the_layer_with_outliers_in_float(minilm_checkpoint, tmp_path
     assert "missed the int8 tier" in captured.err
     bundle = tmp_path / "out" / "outliers" / "onnx-int8"
     layer = "backbone.encoder.layer.3.attention.output.dense"
-    assert read_json(bundle / "manifest.json")["details"]["int8_float_layers"] == [layer]
+    kept = read_json(bundle / "manifest.json")["details"]["int8_float_layers"]
+    assert kept[0] == layer  # then more, while the tier holds without margin
     report = read_json(bundle / "parity.json")
-    assert report["passed"] and report["int8_float_layers"] == [layer]
-    assert f"PASS (1 layer in float: {layer})" in captured.out
+    assert report["passed"] and report["int8_float_layers"] == kept and report["margin"]["within"]
+    assert f"PASS ({len(kept)} layer{'s' if len(kept) > 1 else ''} in float: {', '.join(kept)})" in captured.out
     ops = [n.op_type for n in onnx.load(str(bundle / "model.onnx")).graph.node]
-    assert ops.count("MatMulNBits") == 6 * 6 + 1 - 1  # every Linear of the 6 layers and the head, but that one
+    assert ops.count("MatMulNBits") == 6 * 6 + 1 - len(kept)  # every Linear of the 6 layers and the head, but those
 
 
 def test_bad_arguments_are_one_line_errors(tmp_path, capsys):

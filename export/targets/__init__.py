@@ -41,6 +41,7 @@ class ExportContext:
     max_sequence: int  # the one sequence bound of the checkpoint: document_length, capped by BERT's positions
     int8_weights: Callable[[], dict[str, QuantizedWeight]]  # GPTQ, computed once: Linear name -> int8 weight
     float_layers: tuple[str, ...] = ()  # Linear layers int8 keeps in float (the fallback when it misses its tier)
+    fp32_blocks: tuple[str, ...] = ()  # blocks (export.fp16) fp16 keeps in fp32 (its fallback)
 
     def int8_encoder(self) -> nn.Module:
         """A copy of the encoder in the one int8 format (export.int8), but for `float_layers`."""
@@ -65,6 +66,7 @@ class ExportTarget:
     artifact: str  # the file (or directory) in the bundle
     tool_packages: tuple[str, ...]  # distributions whose versions go into the manifest
     recipes: dict[str, str]  # precision -> how it is reached, for the manifest and the help text
+    fp16_form: str = "compute"  # export.fp16.FORMS: what fp16 rounds, which the fallback measures blocks in
 
     def lower_int8(self, model: nn.Module) -> nn.Module:
         """The int8 encoder in the form this target's converter takes; plain dequantizing ops by default."""
@@ -82,6 +84,8 @@ class ExportTarget:
         if precision == "int8":
             details = {"int8_recipe": "gptq", "int8_group": int8.GROUP,
                        "int8_float_layers": list(context.float_layers), **details}
+        if precision == "fp16":
+            details = {"fp16_form": self.fp16_form, "fp16_fp32_blocks": list(context.fp32_blocks), **details}
         return Artifact(self.artifact, io_spec, self.recipes[precision], details)
 
 

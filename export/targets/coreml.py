@@ -16,7 +16,7 @@ from torch import nn
 
 from runtimes.iospec import INPUTS, OUTPUT, Bucket, IoSpec
 
-from .. import int8
+from .. import fp16, int8
 from . import EXAMPLE_LENGTH, ExportContext, ExportTarget, Int32Inputs, example_inputs, length_buckets, quiet, \
     sequence_shapes
 
@@ -54,17 +54,33 @@ def _in_fp16(op) -> bool:
             and not (op.op_type == "add" and _feeds_a_layer_norm(op)) and not _after_the_last_layer_norm(op))
 
 
-def _convert(model: nn.Module, max_sequence: int, precision: str):
+def nodes_in_blocks(program, blocks: tuple[str, ...]) -> set[str]:
+    """The graph nodes torch.export traced inside `blocks` (encoder module paths), which coremltools names
+    its ops after."""
+    paths = tuple(f"encoder.{b}" for b in blocks)
+    return {node.name for node in program.graph.nodes
+            if any(fp16.in_blocks(fqn, paths) for fqn, _ in (node.meta.get("nn_module_stack") or {}).values())}
+
+
+def _op_names(op) -> set[str]:
+    """An op's name and the names of what it produces (coremltools gives an op and its output either)."""
+    return {op.name, *(out.name for out in op.outputs)}
+
+
+def _convert(model: nn.Module, max_sequence: int, precision: str, fp32_blocks: tuple[str, ...] = ()):
     """The flexible-sequence ML Program, and the name of each parameter's const in it (the placeholder
-    torch.export gave it, which coremltools keeps)."""
+    torch.export gave it, which coremltools keeps). The fp16 fallback's `fp32_blocks` stay fp32."""
     import coremltools as ct
     import torch
 
+    fp16.check_blocks(model, fp32_blocks)
     example = example_inputs(min(EXAMPLE_LENGTH, max_sequence), torch.int32)
     wrapped = Int32Inputs(model).eval()
-    program = torch.export.export(wrapped, example, dynamic_shapes=sequence_shapes(max_sequence))
-    compute = ct.precision.FLOAT32 if precision == "fp32" else ct.transform.FP16ComputePrecision(op_selector=_in_fp16)
-    package = ct.convert(program.run_decompositions({}), outputs=[ct.TensorType(OUTPUT)], convert_to="mlprogram",
+    program = torch.export.export(wrapped, example, dynamic_shapes=sequence_shapes(max_sequence)).run_decompositions({})
+    kept = nodes_in_blocks(program, fp32_blocks)
+    selector = lambda op: _in_fp16(op) and not (_op_names(op) & kept)  # noqa: E731
+    compute = ct.precision.FLOAT32 if precision == "fp32" else ct.transform.FP16ComputePrecision(op_selector=selector)
+    package = ct.convert(program, outputs=[ct.TensorType(OUTPUT)], convert_to="mlprogram",
                          minimum_deployment_target=ct.target.iOS18, compute_precision=compute)
     consts = {fqn.removeprefix("encoder."): name for name, fqn in program.graph_signature.inputs_to_parameters.items()}
     return package, consts
@@ -126,7 +142,7 @@ class Coreml(ExportTarget):
     def convert(self, context: ExportContext, model: nn.Module, precision: str, path: Path) -> tuple[IoSpec, dict]:
         buckets = length_buckets(context.settings.query_length, context.max_sequence)
         with quiet("coremltools"):
-            package, consts = _convert(model, context.max_sequence, precision)
+            package, consts = _convert(model, context.max_sequence, precision, context.fp32_blocks)
             if precision == "int8":
                 package = _blockwise_int8(package, [consts[f"{layer}.weight"] for layer in context.float_layers])
             package = _bucket_functions(package, buckets)

@@ -16,7 +16,7 @@ from torch import nn
 
 from runtimes.iospec import IoSpec
 
-from .. import int8
+from .. import fp16, int8
 from ..encoder import Attention, attend
 from . import EXAMPLE_LENGTH, MIN_SEQUENCE, ExportContext, ExportTarget, example_inputs, quiet, \
     sequence_shapes
@@ -100,11 +100,15 @@ class _Fp16Embedding(nn.Module):
         return nn.functional.embedding(ids, self.weight).float()
 
 
-def _with_fp16_weights(model: nn.Module) -> nn.Module:
-    """fp16 storage for the backbone's Linear weights and token table, fp32 for everything computed."""
+def _with_fp16_weights(model: nn.Module, fp32_blocks: tuple[str, ...]) -> nn.Module:
+    """fp16 storage for the backbone's Linear weights and token table but those of `fp32_blocks` (the
+    fallback's), fp32 for everything computed."""
+    fp16.check_blocks(model, fp32_blocks)
     model = copy.deepcopy(model)
     for name, module in list(model.named_modules()):
-        if isinstance(module, nn.Linear) and not name.startswith("dense"):
+        if fp16.in_blocks(name, fp32_blocks):
+            continue
+        if isinstance(module, nn.Linear) and name.startswith("backbone."):
             model.set_submodule(name, _Fp16WeightLinear(module))
         elif int8.is_token_embedding(module, name):
             model.set_submodule(name, _Fp16Embedding(module))
@@ -202,9 +206,9 @@ class Executorch(ExportTarget):
         from executorch.exir import ExecutorchBackendConfig, to_edge_transform_and_lower
         from executorch.exir.passes.sym_shape_eval_pass import ConstraintBasedSymShapeEvalPass
 
+        if precision == "fp16":  # before the attention swap: block names are the encoder's
+            model = _with_fp16_weights(model, context.fp32_blocks)
         model = _with_batch_one_attention(model)
-        if precision == "fp16":
-            model = _with_fp16_weights(model)
         example = example_inputs(min(EXAMPLE_LENGTH, context.max_sequence))
         with quiet():
             program = torch.export.export(model, example, dynamic_shapes=sequence_shapes(context.max_sequence))
@@ -223,4 +227,4 @@ class Executorch(ExportTarget):
                          "planned_memory_bytes": planned}
 
 
-TARGET = Executorch("executorch", "model.pte", ("executorch",), RECIPES)
+TARGET = Executorch("executorch", "model.pte", ("executorch",), RECIPES, fp16_form="weights")

@@ -15,7 +15,7 @@ from torch import nn
 
 from runtimes.iospec import INPUTS, OUTPUT, IoSpec
 
-from .. import int8
+from .. import fp16, int8
 from . import EXAMPLE_LENGTH, MIN_SEQUENCE, ExportContext, ExportTarget, example_inputs, quiet
 
 OPSET = 18
@@ -127,7 +127,7 @@ class Onnx(ExportTarget):
         import onnxscript.optimizer
 
         if precision == "fp16":
-            model = model.to_fp16()
+            model = fp16.half_compute(model, context.fp32_blocks)
         ids, mask = (t.repeat(2, 1) for t in example_inputs(min(EXAMPLE_LENGTH, context.max_sequence)))
         dims = {0: torch.export.Dim.DYNAMIC, 1: torch.export.Dim("sequence", min=MIN_SEQUENCE, max=context.max_sequence)}
         with quiet("torch.onnx"):

@@ -11,6 +11,7 @@ channel; the embedding keeps its plain per-row dequantization, with fp32 scales.
 """
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import torch
@@ -18,7 +19,7 @@ from torch import nn
 
 from runtimes.iospec import OUTPUT, Bucket, IoSpec
 
-from .. import int8
+from .. import fp16, int8
 from . import ExportContext, ExportTarget, Int32Inputs, example_inputs, length_buckets, quiet
 
 def _convert(model: nn.Module, signatures: dict[str, Bucket], path: Path) -> None:
@@ -60,19 +61,24 @@ def _fp32_scales(module: int8.Int8Embedding) -> int8.Int8Embedding:
 
 
 class _KeptFloatLinear(nn.Linear):
-    """A Linear the int8 fallback keeps in float. Its class name is in the scope of its TFLite ops, which the
-    int8 recipe leaves out (ai-edge-quantizer matches scopes by regex)."""
+    """A Linear the int8 or fp16 fallback keeps in float. Its class name is in the scope of its TFLite ops,
+    which the recipe leaves out (ai-edge-quantizer matches scopes by regex)."""
 
 
-FLOAT_SCOPE = _KeptFloatLinear.__name__
+class _KeptFloatEmbedding(nn.Embedding):
+    """The token table of an embedding block the fp16 fallback keeps in fp32 (its scope, as for the Linears)."""
+
+
+FLOAT_SCOPE = "_KeptFloat"  # both classes' names start with it
 
 
 def _quantization_recipe(precision: str) -> list[dict]:
     from ai_edge_quantizer import algorithm_manager, qtyping, recipe_manager
 
     manager = recipe_manager.RecipeManager()
-    if precision == "fp16":
-        manager.add_weight_only_config(regex=".*", operation_name=qtyping.TFLOperationName.ALL_SUPPORTED, num_bits=16,
+    if precision == "fp16":  # every weight but those of the blocks kept in fp32
+        manager.add_weight_only_config(regex=f"^(?!.*{FLOAT_SCOPE})", num_bits=16,
+                                       operation_name=qtyping.TFLOperationName.ALL_SUPPORTED,
                                        algorithm_key=algorithm_manager.AlgorithmName.FLOAT_CASTING)
     else:  # the grouped Linears' parts, whose values already sit on an int8 grid; not the layers kept in float
         manager.add_weight_only_config(regex=f"^(?!.*{FLOAT_SCOPE})", num_bits=8,
@@ -83,7 +89,7 @@ def _quantization_recipe(precision: str) -> list[dict]:
 def _quantize(float_model: Path, precision: str, path: Path) -> None:
     from ai_edge_quantizer import quantizer
 
-    with quiet():
+    with quiet(""):  # its warnings go to the root logger: a line per weight shared between signatures
         q = quantizer.Quantizer(str(float_model))
         q.load_quantization_recipe(_quantization_recipe(precision))
         q.quantize().export_model(str(path), overwrite=True)
@@ -97,13 +103,32 @@ RECIPES = {
 }
 
 
+def _marked(module: nn.Module) -> nn.Module:
+    """The same layer under a class whose name marks its ops' scope as kept in float."""
+    if type(module) is nn.Linear:
+        kept = _KeptFloatLinear(module.in_features, module.out_features, bias=module.bias is not None)
+    else:
+        kept = _KeptFloatEmbedding(module.num_embeddings, module.embedding_dim, padding_idx=module.padding_idx)
+    kept.load_state_dict(module.state_dict())
+    return kept
+
+
 def _keep_float(model: nn.Module) -> nn.Module:
     """Mark the plain Linears of an int8 encoder (the layers kept in float) before the int8 ones are split."""
     for name, module in list(model.named_modules()):
         if type(module) is nn.Linear:
-            kept = _KeptFloatLinear(module.in_features, module.out_features, bias=module.bias is not None)
-            kept.load_state_dict(module.state_dict())
-            model.set_submodule(name, kept)
+            model.set_submodule(name, _marked(module))
+    return model
+
+
+def _keep_fp32_blocks(model: nn.Module, blocks: tuple[str, ...]) -> nn.Module:
+    """A copy with the Linears and token table of the fp16 fallback's blocks marked."""
+    fp16.check_blocks(model, blocks)
+    model = copy.deepcopy(model)
+    for name, module in list(model.named_modules()):
+        weighted = type(module) is nn.Linear or int8.is_token_embedding(module, name)
+        if weighted and fp16.in_blocks(name, blocks):
+            model.set_submodule(name, _marked(module))
     return model
 
 
@@ -113,10 +138,13 @@ class Tflite(ExportTarget):
 
     def convert(self, context: ExportContext, model: nn.Module, precision: str, path: Path) -> tuple[IoSpec, dict]:
         signatures = length_buckets(context.settings.query_length, context.max_sequence)
-        kind = f"int8-{len(context.float_layers)}-float" if precision == "int8" else "fp32"
-        float_model = context.workdir / f"tflite-{kind}.tflite"  # shared by fp32 and fp16
+        kind = {"int8": f"int8-{len(context.float_layers)}-float", "fp16": f"fp16-{len(context.fp32_blocks)}-fp32"}
+        # fp16 with no block kept in fp32 casts the fp32 flatbuffer itself
+        key = "fp32" if precision == "fp32" or (precision == "fp16" and not context.fp32_blocks) else kind[precision]
+        float_model = context.workdir / f"tflite-{key}.tflite"
         if not float_model.is_file():
-            _convert(model, signatures, float_model)
+            marked = _keep_fp32_blocks(model, context.fp32_blocks) if precision == "fp16" else model
+            _convert(marked, signatures, float_model)
         if precision == "fp32":
             path.write_bytes(float_model.read_bytes())
         else:
@@ -126,4 +154,5 @@ class Tflite(ExportTarget):
         return io_spec, {}
 
 
-TARGET = Tflite("tflite", "model.tflite", ("litert-torch", "ai-edge-quantizer", "ai-edge-litert"), RECIPES)
+TARGET = Tflite("tflite", "model.tflite", ("litert-torch", "ai-edge-quantizer", "ai-edge-litert"), RECIPES,
+                fp16_form="weights")
