@@ -11,7 +11,7 @@ from runtimes.targets import PRECISIONS, TARGETS
 
 from .checkpoint import HUB_IDS, CheckpointError
 from .parity import MARGIN, kept_phrase
-from .table import format_table, plural
+from .table import format_table
 
 EXIT_FAILED_GATE = 1
 EXIT_BAD_INPUT = 2
@@ -123,7 +123,7 @@ def summary(results: list, synthetic: bool) -> str:
     notes = [f"room used: the worst metric's share of its tier's room (1 = the bound); the fallbacks stop at "
              f"{MARGIN:.0%}"]
     informational = {k: why for r in results if r.report for k, why in r.report.informational.items()}
-    notes += [f"{k} is not gated: {why}" for k, why in informational.items()]
+    notes += [f"{k} is reported, not gated: {why}" for k, why in informational.items()]
     return title + format_table(rows, header) + "\n" + "\n".join(notes)
 
 

@@ -11,7 +11,6 @@ Parameter names mirror transformers', so a checkpoint's state dict loads as it i
 """
 from __future__ import annotations
 
-import copy
 import math
 
 import torch

@@ -2,8 +2,12 @@
 
 A block is the token embedding's module or a module that holds Linear layers of the backbone itself (an
 attention, its output projection, an MLP). Targets reach fp16 in one of two forms:
-- "weights": fp16 weights widened to fp32 at use, fp32 compute (ExecuTorch, TFLite);
-- "compute": fp16 weights and arithmetic, with LayerNorm, softmax, logits and the head in fp32 (ONNX, Core ML).
+- "weights": fp16 weights widened to fp32 at use, fp32 compute (ONNX, ExecuTorch, TFLite). Summing a GEMM's
+  products in fp16, as onnxruntime's and XNNPACK's fp16 kernels do on ARM64 phones, puts a trained MiniLM's
+  MaxSim 2.8x past the fp16 tier (`python -m export.fp16_sources`), and a gate run on a CPU without fp16
+  arithmetic never sees it: so no target computes a GEMM in fp16 on a CPU;
+- "compute": fp16 weights and arithmetic, with LayerNorm, softmax, logits, residual adds and the head in fp32
+  (Core ML's fp16 compute precision, for the Neural Engine and the GPU).
 A block kept in fp32 keeps its weights in fp32 in either form, and its arithmetic too in the second.
 """
 from __future__ import annotations
@@ -74,28 +78,40 @@ def rounded_compute(model: nn.Module, kept: tuple[str, ...] = ()) -> nn.Module:
     return model
 
 
-class Fp32Block(nn.Module):
-    """A block of an fp16 model computed in fp32: floating inputs widened, the output narrowed back."""
+class Fp16WeightLinear(nn.Module):
+    """A Linear whose weight is stored in fp16 and widened to fp32 where it is used: the "weights" form."""
 
-    def __init__(self, module: nn.Module):
+    def __init__(self, linear: nn.Linear):
         super().__init__()
-        self.block = copy.deepcopy(module).float()
+        self.register_buffer("weight", linear.weight.detach().to(torch.float16))
+        self.bias = linear.bias
 
-    def forward(self, *args):
-        dtypes = [a.dtype for a in args if torch.is_tensor(a) and a.is_floating_point()]
-        wide = [a.float() if torch.is_tensor(a) and a.is_floating_point() else a for a in args]
-        out = self.block(*wide)
-        return out.to(dtypes[0]) if dtypes else out.half()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(x, self.weight.float(), self.bias)
 
 
-def half_compute(model: nn.Module, kept: tuple[str, ...] = ()) -> nn.Module:
-    """The "compute" form: an fp16 backbone, `kept` blocks in fp32, and the head in fp32 (the projection and
-    the L2 norm are a sliver of the compute, and XNNPACK's fp16 matmuls put a trained MiniLM's MaxSim 17% past
-    the fp16 tier)."""
+class Fp16WeightEmbedding(nn.Module):
+    """The token table stored in fp16; only the looked-up rows are widened to fp32."""
+
+    def __init__(self, embedding: nn.Embedding):
+        super().__init__()
+        self.register_buffer("weight", embedding.weight.detach().to(torch.float16))
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return nn.functional.embedding(ids, self.weight).float()
+
+
+def stored_weights(model: nn.Module, kept: tuple[str, ...] = (), linear=Fp16WeightLinear,
+                   embedding=Fp16WeightEmbedding) -> nn.Module:
+    """A copy holding the backbone's Linear weights and the token table in fp16 but those of `kept` blocks;
+    a target that needs another module form passes its own `linear` / `embedding`."""
     check_blocks(model, kept)
-    fp32 = {name: module for name, module in model.named_modules() if name in kept}
-    half = copy.deepcopy(model).half()
-    half.dense.float()
-    for name, module in fp32.items():
-        half.set_submodule(name, Fp32Block(module))
-    return half
+    model = copy.deepcopy(model)
+    for name, module in list(model.named_modules()):
+        if in_blocks(name, kept):
+            continue
+        if isinstance(module, nn.Linear) and name.startswith("backbone."):
+            model.set_submodule(name, linear(module))
+        elif int8.is_token_embedding(module, name):
+            model.set_submodule(name, embedding(module))
+    return model

@@ -17,7 +17,6 @@ from .checkpoint import Checkpoint
 from .encoder import load_encoder
 from .parity import Encoded, ParityReport
 from .reference import Reference
-from .table import plural
 from .gptq import quantize_linears
 from .sensitivity import rank_blocks, rank_layers
 from .int8 import QuantizedWeight

@@ -12,7 +12,11 @@ import contextlib
 import io
 import json
 import os
+import shlex
+import shutil
+import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +38,31 @@ def synthetic_args(target: str, size: str = "17m", precisions: tuple[str, ...] =
 
 def synthetic_name(size: str = "17m") -> str:
     return f"mxbai-edge-colbert-v0-{size}-synthetic"
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+README_TOKENIZER = "path/to/tokenizer.json"
+
+
+def readme_offline_commands() -> list[list[str]]:
+    """The `python -m export` lines of the README's offline block, as its words."""
+    text = README.read_text(encoding="utf-8")
+    block = text[text.index("Offline, the same pipeline"):]
+    block = block[block.index("```bash") + len("```bash"):]
+    lines = block[:block.index("```")].strip().splitlines()
+    return [shlex.split(line)[3:] for line in lines if line.startswith("python -m export ")]
+
+
+def in_process_args(words: list[str]) -> tuple[str, ...]:
+    """A README command for Exports.run: the fixture tokenizer for the README's placeholder, and no --out
+    (Exports gives each run its own)."""
+    n = words.index("--out")
+    words = words[:n] + words[n + 2:]
+    return tuple(str(FIXTURE_TOKENIZER) if w == README_TOKENIZER else w for w in words)
+
+
+# The README's offline command around the real mxbai tokenizer: the synthetic 17m bundles most tests read.
+README_SYNTHETIC = next(in_process_args(c) for c in readme_offline_commands() if "--tokenizer" in c)
 
 
 @pytest.fixture(scope="session")
@@ -170,3 +199,43 @@ def flip_byte(path: Path, offset: int = -100) -> None:
     data = bytearray(path.read_bytes())
     data[offset] ^= 0x01
     path.write_bytes(bytes(data))
+
+
+# ------------------------------------------------------------------ the README's offline commands, as written
+
+BACKGROUND_KEY = pytest.StashKey[dict]()
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The README's offline commands without --tokenizer run as written, in a process of their own beside the
+    rest of the session (an `all` export is ~11 minutes on one core); test_readme_commands.py waits for them.
+    Only when that test was collected."""
+    if not any(item.nodeid.startswith("tests/test_readme_commands.py") for item in items):
+        return
+    root = Path(tempfile.mkdtemp(prefix="readme-commands-"))
+    runs = {}
+    for n, words in enumerate(c for c in readme_offline_commands() if "--tokenizer" not in c):
+        cwd = root / f"run{n}"
+        cwd.mkdir()
+        env = {**os.environ, "XDG_CACHE_HOME": str(cwd / "cache")}
+        out, err = (cwd / "stdout.txt").open("w"), (cwd / "stderr.txt").open("w")
+        runs[tuple(words)] = (subprocess.Popen([sys.executable, "-m", "export", *words], cwd=cwd, env=env, stdout=out,
+                                               stderr=err, start_new_session=True), cwd)
+    config.stash[BACKGROUND_KEY] = runs
+
+
+def pytest_sessionfinish(session, exitstatus):
+    for process, cwd in session.config.stash.get(BACKGROUND_KEY, {}).values():
+        if process.poll() is None:
+            process.kill()
+        shutil.rmtree(cwd.parent, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def background_readme_runs(request) -> dict:
+    """README words -> (exit code, working directory, stdout), once each process ends."""
+    done = {}
+    for words, (process, cwd) in request.config.stash.get(BACKGROUND_KEY, {}).items():
+        code = process.wait(timeout=3600)
+        done[words] = (code, cwd, (cwd / "stdout.txt").read_text())
+    return done

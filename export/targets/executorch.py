@@ -89,32 +89,6 @@ class _Fp16WeightLinear(nn.Module):
         return y if self.bias is None else y + self.bias
 
 
-class _Fp16Embedding(nn.Module):
-    """The token table stored in fp16; only the looked-up rows are widened to fp32."""
-
-    def __init__(self, embedding: nn.Embedding):
-        super().__init__()
-        self.register_buffer("weight", embedding.weight.detach().to(torch.float16))
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return nn.functional.embedding(ids, self.weight).float()
-
-
-def _with_fp16_weights(model: nn.Module, fp32_blocks: tuple[str, ...]) -> nn.Module:
-    """fp16 storage for the backbone's Linear weights and token table but those of `fp32_blocks` (the
-    fallback's), fp32 for everything computed."""
-    fp16.check_blocks(model, fp32_blocks)
-    model = copy.deepcopy(model)
-    for name, module in list(model.named_modules()):
-        if fp16.in_blocks(name, fp32_blocks):
-            continue
-        if isinstance(module, nn.Linear) and name.startswith("backbone."):
-            model.set_submodule(name, _Fp16WeightLinear(module))
-        elif int8.is_token_embedding(module, name):
-            model.set_submodule(name, _Fp16Embedding(module))
-    return model
-
-
 class _BatchOneAttention(nn.Module):
     """The encoder's attention for batch 1, in [heads, seq, head_dim]: the same arithmetic, bit for bit.
     Matmuls over 4-D tensors decompose into views and expands that XNNPACK leaves outside its delegates, so
@@ -207,7 +181,7 @@ class Executorch(ExportTarget):
         from executorch.exir.passes.sym_shape_eval_pass import ConstraintBasedSymShapeEvalPass
 
         if precision == "fp16":  # before the attention swap: block names are the encoder's
-            model = _with_fp16_weights(model, context.fp32_blocks)
+            model = fp16.stored_weights(model, context.fp32_blocks, linear=_Fp16WeightLinear)
         model = _with_batch_one_attention(model)
         example = example_inputs(min(EXAMPLE_LENGTH, context.max_sequence))
         with quiet():

@@ -113,7 +113,8 @@ def _translations() -> dict:
 
 RECIPES = {
     "fp32": "torch.onnx dynamo export, fp32",
-    "fp16": "fp16 weights and compute (RoPE angles, LayerNorm, softmax and L2 scaling in fp32)",
+    "fp16": "fp16 Linear weights and token table, widened to fp32 where used; fp32 compute (onnxruntime's fp16 "
+            "MatMul sums in fp16 on ARM64)",
     "int8": "GPTQ int8 Linear weights and an int8 token embedding, one fp32 scale per 32 inputs, kept int8 in "
             "memory: MatMulNBits (8 bits, fp32 activations) and GatherBlockQuantized (looked-up rows only)",
 }
@@ -127,7 +128,7 @@ class Onnx(ExportTarget):
         import onnxscript.optimizer
 
         if precision == "fp16":
-            model = fp16.half_compute(model, context.fp32_blocks)
+            model = fp16.stored_weights(model, context.fp32_blocks)
         ids, mask = (t.repeat(2, 1) for t in example_inputs(min(EXAMPLE_LENGTH, context.max_sequence)))
         dims = {0: torch.export.Dim.DYNAMIC, 1: torch.export.Dim("sequence", min=MIN_SEQUENCE, max=context.max_sequence)}
         with quiet("torch.onnx"):
@@ -141,4 +142,4 @@ class Onnx(ExportTarget):
         return io_spec, {"opset": OPSET}
 
 
-TARGET = Onnx("onnx", "model.onnx", ("onnx", "onnxruntime", "onnxscript"), RECIPES)
+TARGET = Onnx("onnx", "model.onnx", ("onnx", "onnxruntime", "onnxscript"), RECIPES, fp16_form="weights")
