@@ -18,7 +18,7 @@ from .encoder import load_encoder
 from .parity import Encoded, ParityReport
 from .reference import Reference
 from .gptq import quantize_linears
-from .sensitivity import rank_blocks, rank_layers
+from .sensitivity import rank_blocks, rank_layers, simulate
 from .int8 import QuantizedWeight
 from .targets import ExportContext, target
 
@@ -53,6 +53,7 @@ class Exporter:
         self._int8: dict[str, QuantizedWeight] | None = None
         self._sensitive: list[str] | None = None
         self._sensitive_blocks: dict[str, list[str]] = {}  # fp16 form -> blocks, most sensitive first
+        self._simulated: dict[tuple, float] = {}  # (precision, form, kept) -> worst room used, in PyTorch
         self.workdir = Path(tempfile.mkdtemp(prefix="colbert-export-"))
 
     def close(self) -> None:
@@ -120,6 +121,28 @@ class Exporter:
             return self.sensitive_blocks(exporter.fp16_form)
         return []
 
+    def _simulated_room(self, exporter, precision: str, kept: tuple[str, ...]) -> float:
+        key = (precision, exporter.fp16_form if precision == "fp16" else "", kept)
+        if key not in self._simulated:
+            weights = self.int8_weights() if precision == "int8" else {}
+            metrics = simulate(self.encoder, precision, exporter.fp16_form, kept, weights, self.tokenizer,
+                               self.reference)
+            thresholds, _ = parity.gated(precision, self.checkpoint.synthetic)
+            self._simulated[key] = max(parity.room_used(metrics, thresholds).values())
+        return self._simulated[key]
+
+    def _next_count(self, exporter, precision: str, candidates: list[str], first: ParityReport, tried: int) -> int:
+        """How many candidates the next retry keeps: the fewest (more than `tried`) whose PyTorch form, scaled
+        by how far the target's first attempt sat from its own PyTorch form, is predicted inside the margin.
+        Each retry costs an export (TFLite int8: minutes); each prediction one PyTorch pass."""
+        limit = min(MAX_KEPT, len(candidates))
+        base = self._simulated_room(exporter, precision, ())
+        scale = max(first.margin.values()) / base if base > 0 else 1.0
+        for n in range(tried + 1, limit + 1):
+            if scale * self._simulated_room(exporter, precision, tuple(candidates[:n])) <= parity.MARGIN:
+                return n
+        return limit if tried + 1 < limit else tried + 1
+
     def _attempt(self, exporter, tag: str, precision: str, kept: tuple[str, ...]):
         """Export, stage and gate one bundle: (staging dir, manifest, report, artifact bytes)."""
         staging = bundle.stage(self.out_root, self.checkpoint, exporter.name, precision)
@@ -150,13 +173,14 @@ class Exporter:
             exporter = target(target_name)  # imports the converter: a missing one is this bundle's error too
             kept: tuple[str, ...] = ()
             staging, manifest, report, size = self._attempt(exporter, tag, precision, kept)
+            first = report
             while not report.within_margin and precision in ("fp16", "int8") and len(kept) < MAX_KEPT:
                 self.log(f"{tag} {_shortfall(report)}")
                 candidates = self._kept_candidates(exporter, precision)
                 if len(kept) >= len(candidates):
                     break
                 shutil.rmtree(staging)
-                kept = tuple(candidates[:len(kept) + 1])
+                kept = tuple(candidates[:self._next_count(exporter, precision, candidates, first, len(kept))])
                 staging, manifest, report, size = self._attempt(exporter, tag, precision, kept)
             try:
                 path = bundle.finish(staging, report, manifest)

@@ -63,3 +63,14 @@ def rank_blocks(encoder: nn.Module, form: str, tokenizer: ColbertTokenizer, refe
         model = _fp16_model(encoder, form, (block,))
         errors.append((block, parity.compare(reference, _outputs(model, tokenizer))["maxsim_rel_err_max"]))
     return sorted(errors, key=lambda e: e[1])
+
+
+def simulate(encoder: nn.Module, precision: str, form: str, kept: tuple[str, ...], weights: dict[str, QuantizedWeight],
+             tokenizer: ColbertTokenizer, reference: Encoded) -> dict[str, float]:
+    """The gate's metrics of the PyTorch form of `precision` with `kept` in float (int8: Linear layers; fp16:
+    blocks in `form`): what the fallback predicts a retry from, before exporting it."""
+    if precision == "int8":
+        model = int8.quantize_encoder(encoder, {k: w for k, w in weights.items() if k not in kept})
+    else:
+        model = _fp16_model(encoder, form, kept)
+    return parity.compare(reference, _outputs(model, tokenizer))

@@ -149,7 +149,8 @@ def test_a_failed_gate_publishes_only_its_report(minilm_checkpoint, tmp_path, mo
     report = read_json(model_dir / "onnx-int8.FAILED-parity.json")
     assert not report["passed"] and any("maxsim_rel_err_p99" in f for f in report["failed"])
     assert report["int8_float_layers"] == [f"backbone.encoder.layer.0.attention.self.{p}" for p in ("query", "key")]
-    assert capsys.readouterr().err.count("missed the int8 tier") == 2
+    # PyTorch predicts that no fewer than both layers could hold the bound: the one retry keeps both
+    assert capsys.readouterr().err.count("missed the int8 tier") == 1
     assert not list(model_dir.glob(".*staging*"))
 
 
