@@ -1,8 +1,9 @@
 """Tiers that hold on weights and texts the tests never tuned to (tests/robustness.py runs every case).
 
-Here: ExecuTorch fp16 on PyLate-default heads at five seeds and a scaled head; ONNX fp16 and int8 on a
-checkpoint with no query prefix and query expansion; every fp16 and int8 bundle of the trained run on the
-held-out texts; and the fp16 fallback on weights where one block's fp16 breaks, in both fp16 forms.
+Here: ExecuTorch fp16 on a PyLate-default head (the seed that needs the fallback) and a scaled one; ONNX
+fp16 and int8 on a checkpoint with no query prefix and query expansion; every fp16 and int8 bundle of the
+trained run on the held-out texts; and the fp16 fallback on weights where one block's fp16 breaks, in both
+fp16 forms.
 """
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from tests.checkpoints import with_tiny_values
 from tests.conftest import FIXTURE_TOKENIZER, TARGET_NAMES, read_json
 from tests.robustness import CASES, build_checkpoint, measure
 
-SEEDS = ["seed0", "seed1", "seed2", "seed3", "seed4", "scaled-head"]
+# In CI: the seed whose fp16 needs the fallback, and the scaled head; `python -m tests.robustness` runs all
+# five seeds on every target (docs/robustness.md).
+SEEDS = ["seed4", "scaled-head"]
 BROKEN_BLOCK = "backbone.layers.2.attn"
 
 
@@ -80,10 +83,10 @@ def tiny_values(tmp_path_factory):
     exporter.close()
 
 
-@pytest.mark.parametrize("target", ["executorch", "onnx"])
+@pytest.mark.parametrize("target", ["executorch", "coreml"])
 def test_fp16_fallback_keeps_the_broken_block_in_fp32(tiny_values, target):
-    """With every block in fp16 the bundle misses the tier; the fallback finds the block (each fp16 form ranks
-    its own), keeps it in fp32, and names it."""
+    """With every block in fp16 the bundle misses the tier; the fallback finds the block (ranked in each fp16
+    form: ExecuTorch's weights, Core ML's compute), keeps it in fp32, and names it."""
     exporter, lines = tiny_values
     result = exporter.build(target, "fp16")
     assert any(line.startswith(f"[{target} fp16] missed the fp16 tier") for line in lines)
@@ -93,8 +96,8 @@ def test_fp16_fallback_keeps_the_broken_block_in_fp32(tiny_values, target):
     assert read_json(result.path / "parity.json")["fp16_fp32_blocks"] == result.report.kept
 
 
-@pytest.mark.parametrize("target", ["tflite", "coreml"])
-def test_fp16_blocks_kept_in_fp32_are_honoured_by_the_bucketed_targets(tiny_values, target):
+@pytest.mark.parametrize("target", ["onnx", "tflite"])
+def test_fp16_blocks_kept_in_fp32_are_honoured_by_the_other_targets(tiny_values, target):
     """The block the fallback keeps, given directly (ranking it again costs a minute): the bundle then holds
     the tier that the test above sees missed with every block in fp16."""
     exporter, _ = tiny_values
