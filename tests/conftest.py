@@ -14,6 +14,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -53,16 +54,13 @@ def readme_offline_commands() -> list[list[str]]:
     return [shlex.split(line)[3:] for line in lines if line.startswith("python -m export ")]
 
 
-def in_process_args(words: list[str]) -> tuple[str, ...]:
-    """A README command for Exports.run: the fixture tokenizer for the README's placeholder, and no --out
-    (Exports gives each run its own)."""
-    n = words.index("--out")
-    words = words[:n] + words[n + 2:]
-    return tuple(str(FIXTURE_TOKENIZER) if w == README_TOKENIZER else w for w in words)
+def as_run(words: list[str]) -> list[str]:
+    """A README command's words with the fixture tokenizer for the README's placeholder path."""
+    return [str(FIXTURE_TOKENIZER) if w == README_TOKENIZER else w for w in words]
 
 
-# The README's offline command around the real mxbai tokenizer: the synthetic 17m bundles most tests read.
-README_SYNTHETIC = next(in_process_args(c) for c in readme_offline_commands() if "--tokenizer" in c)
+# The synthetic 17m ONNX bundles most tests read, around the real mxbai tokenizer.
+SYNTHETIC_ONNX = synthetic_args("onnx")
 
 
 @pytest.fixture(scope="session")
@@ -207,35 +205,39 @@ BACKGROUND_KEY = pytest.StashKey[dict]()
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """The README's offline commands without --tokenizer run as written, in a process of their own beside the
-    rest of the session (an `all` export is ~11 minutes on one core); test_readme_commands.py waits for them.
-    Only when that test was collected."""
+    """The README's offline commands run as written (the fixture tokenizer for its placeholder path), one after
+    the other in a process of their own beside the rest of the session (an `all` export is ~11 minutes on one
+    core), each from a fresh directory; test_readme_commands.py waits for them. Only when that test was
+    collected."""
     if not any(item.nodeid.startswith("tests/test_readme_commands.py") for item in items):
         return
     root = Path(tempfile.mkdtemp(prefix="readme-commands-"))
-    runs = {}
-    for n, words in enumerate(c for c in readme_offline_commands() if "--tokenizer" not in c):
+    runs, script = {}, []
+    for n, words in enumerate(readme_offline_commands()):
         cwd = root / f"run{n}"
-        cwd.mkdir()
-        env = {**os.environ, "XDG_CACHE_HOME": str(cwd / "cache")}
-        out, err = (cwd / "stdout.txt").open("w"), (cwd / "stderr.txt").open("w")
-        runs[tuple(words)] = (subprocess.Popen([sys.executable, "-m", "export", *words], cwd=cwd, env=env, stdout=out,
-                                               stderr=err, start_new_session=True), cwd)
-    config.stash[BACKGROUND_KEY] = runs
+        (cwd / "cache").mkdir(parents=True)
+        command = shlex.join([sys.executable, "-m", "export", *as_run(words)])
+        script.append(f"cd {shlex.quote(str(cwd))} && XDG_CACHE_HOME=cache {command} > stdout.txt 2> stderr.txt; "
+                      f"echo $? > code.txt")
+        runs[tuple(words)] = cwd
+    process = subprocess.Popen(["bash", "-c", "\n".join(script)], start_new_session=True)
+    config.stash[BACKGROUND_KEY] = {"process": process, "runs": runs, "root": root}
 
 
 def pytest_sessionfinish(session, exitstatus):
-    for process, cwd in session.config.stash.get(BACKGROUND_KEY, {}).values():
-        if process.poll() is None:
-            process.kill()
-        shutil.rmtree(cwd.parent, ignore_errors=True)
+    background = session.config.stash.get(BACKGROUND_KEY, None)
+    if background:
+        if background["process"].poll() is None:
+            os.killpg(background["process"].pid, signal.SIGKILL)
+        shutil.rmtree(background["root"], ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 def background_readme_runs(request) -> dict:
-    """README words -> (exit code, working directory, stdout), once each process ends."""
-    done = {}
-    for words, (process, cwd) in request.config.stash.get(BACKGROUND_KEY, {}).items():
-        code = process.wait(timeout=3600)
-        done[words] = (code, cwd, (cwd / "stdout.txt").read_text())
-    return done
+    """README words -> (exit code, working directory, stdout), once the background process ends."""
+    background = request.config.stash.get(BACKGROUND_KEY, None)
+    if background is None:
+        pytest.fail("the README's commands were not started (test_readme_commands.py was not collected)")
+    background["process"].wait(timeout=5400)
+    return {words: (int((cwd / "code.txt").read_text()), cwd, (cwd / "stdout.txt").read_text())
+            for words, cwd in background["runs"].items()}

@@ -12,12 +12,12 @@ import runtimes
 from export.cli import main
 from export import parity_texts
 from runtimes.index import Index, IndexFileError
-from tests.conftest import README_SYNTHETIC, synthetic_name
+from tests.conftest import SYNTHETIC_ONNX, synthetic_name
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFORMANCE = ROOT / "spec" / "conformance"
 SAMPLE_CORPUS = ROOT / "ios-demo" / "App" / "ColBERTSearch.swiftpm" / "Sources" / "Resources" / "SampleCorpus.json"
-SYNTHETIC, MODEL_17M = README_SYNTHETIC, synthetic_name()
+SYNTHETIC, MODEL_17M = SYNTHETIC_ONNX, synthetic_name()
 
 
 def vectors_file() -> tuple[dict, list[dict]]:

@@ -19,12 +19,12 @@ from export.cli import main
 from runtimes.manifest import sha256
 from runtimes.targets import TARGETS
 from tests.checkpoints import with_activation_outliers
-from tests.conftest import PRECISIONS, README_SYNTHETIC, read_json, synthetic_args, synthetic_name
+from tests.conftest import PRECISIONS, SYNTHETIC_ONNX, read_json, synthetic_args, synthetic_name
 
 
 @pytest.mark.parametrize("size", ["17m", "32m"])
 def test_synthetic_exports_pass_every_tier(exports, size):
-    code, out = exports.run(*(README_SYNTHETIC if size == "17m" else synthetic_args("onnx", size)))
+    code, out = exports.run(*(synthetic_args("onnx", size)))
     assert code == 0
     for precision in PRECISIONS:
         parity_json = read_json(out / synthetic_name(size) / f"onnx-{precision}" / "parity.json")
@@ -34,7 +34,7 @@ def test_synthetic_exports_pass_every_tier(exports, size):
 
 
 def test_bundle_contents_and_manifest(exports):
-    bundle = exports.bundle(*README_SYNTHETIC, model=synthetic_name(), target="onnx", precision="int8")
+    bundle = exports.bundle(*SYNTHETIC_ONNX, model=synthetic_name(), target="onnx", precision="int8")
     manifest = read_json(bundle / "manifest.json")
     assert manifest["target"] == "onnx" and manifest["precision"] == "int8"
     assert manifest["model"]["synthetic"] is True and "SYNTHETIC" in manifest["warning"]
@@ -57,7 +57,7 @@ def test_bundle_contents_and_manifest(exports):
 
 
 def test_int8_stays_int8_in_the_file(exports):
-    _, out = exports.run(*README_SYNTHETIC)
+    _, out = exports.run(*SYNTHETIC_ONNX)
     size = {p: read_json(out / synthetic_name() / f"onnx-{p}" / "manifest.json")["artifact_bytes"] for p in PRECISIONS}
     assert size["fp16"] < 0.52 * size["fp32"]
     assert size["int8"] < 0.30 * size["fp32"]  # the 77% embedding table is int8 too
@@ -88,13 +88,13 @@ def _model_memory_mb(bundle: Path) -> float:
 def test_int8_stays_int8_in_memory(exports):
     """onnxruntime would fold dequantizing ops into fp32 weights at load; MatMulNBits and GatherBlockQuantized
     keep the weights int8 in the session."""
-    _, out = exports.run(*README_SYNTHETIC)
+    _, out = exports.run(*SYNTHETIC_ONNX)
     memory = {p: _model_memory_mb(out / synthetic_name() / f"onnx-{p}") for p in ("fp32", "int8")}
     assert memory["int8"] < 0.45 * memory["fp32"], memory
 
 
 def test_fp16_weights_and_fp32_output(exports):
-    bundle = exports.bundle(*README_SYNTHETIC, model=synthetic_name(), target="onnx", precision="fp16")
+    bundle = exports.bundle(*SYNTHETIC_ONNX, model=synthetic_name(), target="onnx", precision="fp16")
     runtime = runtimes.load(bundle)
     assert runtime.engine.session.get_outputs()[0].type == "tensor(float)"
     model = onnx.load(str(bundle / "model.onnx"))

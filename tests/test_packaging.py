@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 
 import runtimes
-from tests.conftest import README_SYNTHETIC, synthetic_name
+from tests.conftest import SYNTHETIC_ONNX, synthetic_name
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_onnx_runtime_installs_alone_and_runs_a_bundle(request, exports, tmp_path):
-    bundle = exports.bundle(*README_SYNTHETIC, model=synthetic_name(), target="onnx", precision="int8")
+    bundle = exports.bundle(*SYNTHETIC_ONNX, model=synthetic_name(), target="onnx", precision="int8")
     key = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:12]
     venv = request.config.cache.mkdir("runtime-venv") / key  # a fresh interpreter without the project's packages
     python = venv / "bin" / "python"

@@ -14,10 +14,10 @@ from export.checkpoint import read_checkpoint
 from export.source import resolve
 from runtimes.colbert import ColbertTokenizer, maxsim, top_k
 from runtimes.iospec import Bucket, IoSpec
-from tests.conftest import FIXTURE_TOKENIZER, README_SYNTHETIC, synthetic_name
+from tests.conftest import FIXTURE_TOKENIZER, SYNTHETIC_ONNX, synthetic_name
 
 ROOT = Path(__file__).resolve().parents[1]
-SYNTHETIC = README_SYNTHETIC
+SYNTHETIC = SYNTHETIC_ONNX
 MODEL_17M = synthetic_name()
 
 

@@ -18,12 +18,12 @@ from runtimes.iospec import IoSpec
 from runtimes.manifest import ERROR_KINDS, BundleError, sha256
 from spec.generate import generate
 from tests.bundle_mutations import apply, artifact_paths
-from tests.conftest import FIXTURE_TOKENIZER, README_SYNTHETIC, TARGET_NAMES, read_json, rehash, synthetic_name
+from tests.conftest import FIXTURE_TOKENIZER, SYNTHETIC_ONNX, TARGET_NAMES, read_json, rehash, synthetic_name
 from tests.schemas import SCHEMAS, schema_errors
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFORMANCE = ROOT / "spec" / "conformance"
-SYNTHETIC, MODEL_17M = README_SYNTHETIC, synthetic_name()
+SYNTHETIC, MODEL_17M = SYNTHETIC_ONNX, synthetic_name()
 TOKENIZE = ("mxbai", "mxbai-variant", "minilm")
 
 

@@ -3,9 +3,9 @@ test_spec.py (every bad-bundle mutation, the golden rule at its bounds) and test
 from __future__ import annotations
 
 from export.cli import main
-from tests.conftest import README_SYNTHETIC, synthetic_name
+from tests.conftest import SYNTHETIC_ONNX, synthetic_name
 
-SYNTHETIC, MODEL_17M = README_SYNTHETIC, synthetic_name()
+SYNTHETIC, MODEL_17M = SYNTHETIC_ONNX, synthetic_name()
 
 
 def test_verify_passes_on_published_bundles(exports):
