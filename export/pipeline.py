@@ -167,7 +167,8 @@ class Exporter:
     def build(self, target_name: str, precision: str) -> Result:
         """One bundle. A converter's crash becomes the Result's error, so the other bundles still build. fp16 or
         int8 that misses its tier, or holds it without margin (parity.MARGIN), is retried with its most sensitive
-        blocks in fp32 (int8: Linear layers in float), one more each time, up to MAX_KEPT."""
+        blocks in fp32 (int8: Linear layers in float), as many as the PyTorch form predicts, then one more per
+        retry, up to MAX_KEPT."""
         tag = f"[{target_name} {precision}]"
         try:
             exporter = target(target_name)  # imports the converter: a missing one is this bundle's error too
