@@ -43,10 +43,8 @@ def _outputs(model: nn.Module, tokenizer: ColbertTokenizer) -> Encoded:
 def rank_layers(encoder: nn.Module, weights: dict[str, QuantizedWeight], tokenizer: ColbertTokenizer,
                 reference: Encoded) -> list[tuple[str, float]]:
     """(layer, MaxSim p99 with every other layer int8), most sensitive first."""
-    errors = []
-    for name in weights:
-        model = int8.quantize_encoder(encoder, {k: w for k, w in weights.items() if k != name})
-        errors.append((name, parity.compare(reference, _outputs(model, tokenizer))["maxsim_rel_err_p99"]))
+    errors = [(name, simulate(encoder, "int8", "", (name,), weights, tokenizer, reference)["maxsim_rel_err_p99"])
+              for name in weights]
     return sorted(errors, key=lambda e: e[1])
 
 
@@ -58,10 +56,8 @@ def rank_blocks(encoder: nn.Module, form: str, tokenizer: ColbertTokenizer, refe
     """(block, MaxSim max with every other block in the fp16 `form`), most sensitive first."""
     if form not in fp16.FORMS:
         raise ValueError(f"unknown fp16 form {form!r}; choose from {', '.join(fp16.FORMS)}")
-    errors = []
-    for block in fp16.blocks(encoder):
-        model = _fp16_model(encoder, form, (block,))
-        errors.append((block, parity.compare(reference, _outputs(model, tokenizer))["maxsim_rel_err_max"]))
+    errors = [(block, simulate(encoder, "fp16", form, (block,), {}, tokenizer, reference)["maxsim_rel_err_max"])
+              for block in fp16.blocks(encoder)]
     return sorted(errors, key=lambda e: e[1])
 
 
