@@ -61,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
                          help="any of fp32 fp16 int8 (default: all three); int8 is GPTQ weights with one scale per "
                               "32 inputs on every target (Core ML int8 needs iOS 18)")
         sub.add_argument("--out", type=Path, default=Path("bundles"), help="output root (default ./bundles)")
+        sub.add_argument("--accept-without-margin", action="store_true",
+                         help=f"publish an fp16 or int8 bundle that holds its tier but uses more than {MARGIN:.0%} of "
+                              "its room after the fallback (refused by default: other texts miss such a bundle)")
     verify = commands.add_parser("verify", help="re-check a bundle's hashes, parity report and golden vectors")
     verify.add_argument("bundles", nargs="+", type=Path)
     verify.add_argument("--full", action="store_true",
@@ -148,7 +151,7 @@ def run_export(args: argparse.Namespace, log: Progress) -> int:
     if checkpoint.synthetic:  # also a --model directory that holds a synthetic checkpoint
         log.prefix = "[SYNTHETIC weights] "
     log(f"checkpoint {checkpoint.label} from {checkpoint.source} ({checkpoint.model_type}, dim {checkpoint.settings.dim})")
-    exporter = Exporter(checkpoint, args.out, log)
+    exporter = Exporter(checkpoint, args.out, log, args.accept_without_margin)
     results: list[Result] = []
     try:
         for target in targets:

@@ -5,7 +5,7 @@
 2. The encoder's kept vectors of each text have the file's count; every vector's cosine with the file's is
    taken (float64).
 3. MaxSim of every query with every document, from the encoded vectors (fp32 sums), against the file's
-   `scores`: relative error |got - expected| / max(|expected|, 1e-6).
+   `scores`: relative error |got - expected| / max(|expected|, SCORE_FLOOR).
 4. top10_agreement: per query, the share of the file's top-k documents (k = min(top_k, documents), ranked by
    score, ties to the lower index) that are also in the encoded top-k; the mean over queries.
 5. Every metric named in `tolerance` meets its bound.
@@ -21,6 +21,11 @@ import numpy as np
 from .colbert import ColbertRuntime, maxsim, top_k
 from .fields import integer, list_of, obj, require, string
 from .manifest import BundleError, read_json_file
+
+# The smallest score a relative error is taken against: one query vector's perfect match (a cosine of 1). A pair
+# whose MaxSim is near zero (an untrained head's unrelated texts score -0.2 to 0.5) would otherwise turn a 1e-3
+# difference into any relative error at all; a trained ColBERT's scores sit far above it.
+SCORE_FLOOR = 1.0
 
 DEFAULT_TOP_K = 10  # golden files written before `top_k` was recorded
 ENTRY_FIELDS = {"text": string, "input_ids": list_of(integer), "attention_mask": list_of(integer),
@@ -96,7 +101,7 @@ def measure(golden: Golden, queries: Sequence[np.ndarray], documents: Sequence[n
         cosines.append((g * want).sum(1) / np.maximum(np.linalg.norm(g, axis=1) * np.linalg.norm(want, axis=1), 1e-12))
     cosine = np.concatenate(cosines) if cosines else np.ones(1)
     scores = np.array([[maxsim(q, d) for d in documents] for q in queries], dtype=np.float64).reshape(golden.scores.shape)
-    relative = (np.abs(scores - golden.scores) / np.maximum(np.abs(golden.scores), 1e-6)).ravel()
+    relative = (np.abs(scores - golden.scores) / np.maximum(np.abs(golden.scores), SCORE_FLOOR)).ravel()
     if relative.size == 0:
         relative = np.zeros(1)
     return {

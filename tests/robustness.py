@@ -7,7 +7,7 @@ query expansion, exported to fp16 and int8 and measured on the gate's texts and 
 builds what it needs (PyLate's venv under .robustness/), prints progress on stderr and a table of every
 bundle's room used (gate / held-out) and what the fallback kept, writes the table as Markdown and every
 number as JSON beside it, and exits 1 if a bundle the gate passed misses its tier on the held-out texts or
-a bundle was refused. tests/test_robustness.py runs a subset of the same cases.
+a bundle was refused for any reason but holding its tier without margin. tests/test_robustness.py runs a subset of the same cases.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from runtimes.targets import TARGETS
@@ -78,10 +78,18 @@ class Row:
     held_out_room: dict[str, float]
     held_out_metrics: dict[str, float]
     error: str | None = None
+    failed: list[str] = field(default_factory=list)  # the gate's reasons, when it refused
+
+    @property
+    def refused_without_margin(self) -> bool:
+        """Holds the tier, but the fallback could not bring it inside the margin: refused by default."""
+        return not self.gate_passed and len(self.failed) == 1 and "without margin" in self.failed[0]
 
     @property
     def ok(self) -> bool:
-        return self.gate_passed and bool(self.held_out_passed)
+        """What the issue asks: no bundle refused that holds its tier, and every one published holds it on
+        the held-out texts too (one refused for lack of margin holds nowhere else: the no-query-prefix int8)."""
+        return self.refused_without_margin or (self.gate_passed and bool(self.held_out_passed))
 
 
 def measure(checkpoint: Path, targets: list[str], precisions: list[str], out: Path, log) -> list[Row]:
@@ -98,7 +106,8 @@ def measure(checkpoint: Path, targets: list[str], precisions: list[str], out: Pa
                 result = exporter.build(target, precision)
                 row = Row(checkpoint.name, target, precision, result.passed, result.report.kept if result.report else [],
                           round(result.size_bytes / 1e6, 1) if result.size_bytes else None,
-                          result.report.margin if result.report else {}, None, {}, {}, result.error)
+                          result.report.margin if result.report else {}, None, {}, {}, result.error,
+                          list(result.report.failed) if result.report else [])
                 if result.passed:
                     _, reports = verify_bundle(result.path, False, log, held_out=True)
                     held = reports[0]
@@ -120,7 +129,8 @@ def _worst_metric(room: dict[str, float]) -> str:
 def table(rows: list[Row]) -> list[list[str]]:
     return [[r.checkpoint, r.target, r.precision, f"{r.size_mb}" if r.size_mb else "-", _room(r.gate_room),
              _room(r.held_out_room), _worst_metric(r.held_out_room),
-             ", ".join(r.kept) or "-", "ERROR " + r.error if r.error else "PASS" if r.ok else
+             ", ".join(r.kept) or "-", "ERROR " + r.error if r.error else
+             "REFUSED without margin" if r.refused_without_margin else "PASS" if r.ok else
              "FAIL gate" if not r.gate_passed else "FAIL held-out"] for r in rows]
 
 

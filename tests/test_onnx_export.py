@@ -154,6 +154,25 @@ def test_a_failed_gate_publishes_only_its_report(minilm_checkpoint, tmp_path, mo
     assert not list(model_dir.glob(".*staging*"))
 
 
+def test_a_bundle_that_holds_its_tier_without_margin_is_refused_unless_accepted(minilm_checkpoint, tmp_path,
+                                                                                 monkeypatch, capsys):
+    """A real fp16 bundle that holds its tier, with a margin no bundle can meet and no retries left: refused by
+    default with what to do, published with --accept-without-margin."""
+    monkeypatch.setattr(parity, "MARGIN", 1e-9)
+    monkeypatch.setattr(pipeline, "MAX_KEPT", 0)
+    args = ["onnx", "--model", str(minilm_checkpoint), "--precision", "fp16"]
+    assert main([*args, "--out", str(tmp_path / "default")]) == 1
+    report = read_json(tmp_path / "default" / minilm_checkpoint.name / "onnx-fp16.FAILED-parity.json")
+    assert not report["passed"] and len(report["failed"]) == 1
+    assert "without margin" in report["failed"][0] and "--accept-without-margin" in report["failed"][0]
+    assert not (tmp_path / "default" / minilm_checkpoint.name / "onnx-fp16").exists()
+    capsys.readouterr()
+    assert main([*args, "--out", str(tmp_path / "accepted"), "--accept-without-margin"]) == 0
+    report = read_json(tmp_path / "accepted" / minilm_checkpoint.name / "onnx-fp16" / "parity.json")
+    assert report["passed"] and not report["margin"]["within"]
+    assert "PASS (without margin)" in capsys.readouterr().out
+
+
 def test_int8_keeps_the_layer_with_outliers_in_float(minilm_checkpoint, tmp_path, capsys):
     """Weights whose int8 misses the tier in one layer: that layer is found, kept in float, and named."""
     checkpoint = with_activation_outliers(minilm_checkpoint, tmp_path / "outliers")

@@ -13,7 +13,7 @@ import pytest
 
 from export import parity
 from export.checkpoint import read_checkpoint
-from export.pipeline import Exporter
+from export.pipeline import MAX_KEPT, Exporter
 from export.synthetic import write_synthetic
 from export.targets import target as export_target
 from export.verify import verify_bundle
@@ -37,9 +37,11 @@ def _checkpoint(pylate, root, name):
 
 
 def _report(rows) -> str:
-    return "; ".join(f"{r.checkpoint} {r.target} {r.precision}: room used gate {max(r.gate_room.values()):.0%}, "
-                     f"held-out {max(r.held_out_room.values()):.0%}, kept {r.kept or '-'}" for r in rows if r.gate_room
-                     and r.held_out_room)
+    def one(r) -> str:
+        held = f"held-out {max(r.held_out_room.values()):.0%}" if r.held_out_room else "refused"
+        return (f"{r.checkpoint} {r.target} {r.precision}: room used gate {max(r.gate_room.values()):.0%}, {held}, "
+                f"kept {r.kept or '-'}")
+    return "; ".join(one(r) for r in rows if r.gate_room)
 
 
 @pytest.mark.parametrize("name", SEEDS)
@@ -53,12 +55,18 @@ def test_executorch_fp16_holds_on_pylate_default_heads(pylate, robustness_root, 
     assert rows[0].held_out_passed, rows[0].held_out_metrics
 
 
-def test_no_query_prefix_with_expansion_holds_on_held_out_texts(pylate, robustness_root, capsys):
+def test_no_query_prefix_with_expansion_holds_on_held_out_texts_or_is_refused(pylate, robustness_root, capsys):
+    """fp16 holds (its near-zero MaxSim pairs are taken against the score floor); int8 reaches the tier only by a
+    scrape even with six layers in float (95% to 100% of its room on the gate's texts, 122% on held-out ones), so
+    the gate refuses it unless asked, naming why."""
     rows = measure(_checkpoint(pylate, robustness_root, "no-query-prefix"), ["onnx"], ["fp16", "int8"],
                    robustness_root / "out", lambda message: None)
     with capsys.disabled():
         print(f"\n  {_report(rows)}")
-    assert [(r.error, r.gate_passed, r.held_out_passed) for r in rows] == [(None, True, True)] * 2, rows
+    fp16, int8 = rows
+    assert (fp16.error, fp16.gate_passed, fp16.held_out_passed) == (None, True, True), fp16
+    assert int8.error is None and int8.refused_without_margin, int8
+    assert len(int8.kept) == MAX_KEPT and "--accept-without-margin" in int8.failed[0]
 
 
 @pytest.mark.parametrize("target", TARGET_NAMES)

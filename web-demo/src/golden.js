@@ -3,6 +3,9 @@
  */
 import { maxsim, topK, fromRows } from "./scoring.js";
 
+/** A score's relative error is taken against at least this: one query vector's perfect match (spec, golden rule 3). */
+export const SCORE_FLOOR = 1;
+
 /**
  * @typedef {{passed: boolean, idsExact: boolean, idMismatches: string[], cosineMin: number, cosineMean: number,
  *            maxsimRelativeErrorMax: number, maxsimRelativeErrorP99: number, top10Agreement: number,
@@ -50,7 +53,7 @@ export function measure(golden, queries, documents) {
     });
   });
   const scores = queries.map((q) => documents.map((d) => maxsim(q, d)));
-  const relative = scores.flatMap((row, i) => row.map((s, j) => Math.abs(s - golden.scores[i][j]) / Math.max(Math.abs(golden.scores[i][j]), 1e-6)));
+  const relative = scores.flatMap((row, i) => row.map((s, j) => Math.abs(s - golden.scores[i][j]) / Math.max(Math.abs(golden.scores[i][j]), SCORE_FLOOR)));
   relative.sort((a, b) => a - b);
   return {
     cosine_min: cosines.length ? Math.min(...cosines) : 1,

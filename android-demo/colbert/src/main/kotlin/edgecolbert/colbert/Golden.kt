@@ -30,6 +30,8 @@ data class Golden(
 ) {
     companion object {
         const val FILE = "golden.json"
+        /** A score's relative error is taken against at least this: one query vector's perfect match (spec, golden rule 3). */
+        const val SCORE_FLOOR = 1.0
         val METRICS = listOf("cosine_min", "cosine_mean", "maxsim_rel_err_max", "maxsim_rel_err_p99", "top10_agreement")
 
         private val NUMBER_ROWS = FieldType.listOf(FieldType.listOf(FieldType.NUMBER))
@@ -109,7 +111,7 @@ object GoldenRule {
         }
         val scores = queries.map { q -> DoubleArray(documents.size) { Scoring.maxSim(q, documents[it]).toDouble() } }
         val relative = scores.indices.flatMap { i ->
-            scores[i].indices.map { j -> Math.abs(scores[i][j] - golden.scores[i][j]) / maxOf(Math.abs(golden.scores[i][j]), 1e-6) }
+            scores[i].indices.map { j -> Math.abs(scores[i][j] - golden.scores[i][j]) / maxOf(Math.abs(golden.scores[i][j]), Golden.SCORE_FLOOR) }
         }.ifEmpty { listOf(0.0) }
         return mapOf(
             "cosine_min" to (cosines.minOrNull() ?: 1.0),
