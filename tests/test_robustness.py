@@ -1,7 +1,7 @@
 """Tiers that hold on weights and texts the tests never tuned to (tests/robustness.py runs every case).
 
 Here: ExecuTorch fp16 on a PyLate-default head (the seed that needs the fallback); ONNX
-fp16 and int8 on a checkpoint with no query prefix and query expansion; every fp16 and int8 bundle of the
+fp16 on a checkpoint with no query prefix and query expansion; every fp16 and int8 bundle of the
 trained run on the held-out texts; and the fp16 fallback on weights where one block's fp16 breaks, in both
 fp16 forms.
 """
@@ -13,7 +13,7 @@ import pytest
 
 from export import parity
 from export.checkpoint import read_checkpoint
-from export.pipeline import MAX_KEPT, Exporter
+from export.pipeline import Exporter
 from export.synthetic import write_synthetic
 from export.targets import target as export_target
 from export.verify import verify_bundle
@@ -55,18 +55,15 @@ def test_executorch_fp16_holds_on_pylate_default_heads(pylate, robustness_root, 
     assert rows[0].held_out_passed, rows[0].held_out_metrics
 
 
-def test_no_query_prefix_with_expansion_holds_on_held_out_texts_or_is_refused(pylate, robustness_root, capsys):
-    """fp16 holds (its near-zero MaxSim pairs are taken against the score floor); int8 reaches the tier only by a
-    scrape even with six layers in float (95% to 100% of its room on the gate's texts, 122% on held-out ones), so
-    the gate refuses it unless asked, naming why."""
-    rows = measure(_checkpoint(pylate, robustness_root, "no-query-prefix"), ["onnx"], ["fp16", "int8"],
+def test_no_query_prefix_with_expansion_holds_fp16_on_held_out_texts(pylate, robustness_root, capsys):
+    """Its near-zero MaxSim pairs are taken against the score floor. (Its int8 reaches the tier only by a scrape
+    even with six layers in float, so the gate refuses it: `python -m tests.robustness` shows that, since ranking
+    its 37 layers costs minutes; test_onnx_export.py tests the refusal itself.)"""
+    rows = measure(_checkpoint(pylate, robustness_root, "no-query-prefix"), ["onnx"], ["fp16"],
                    robustness_root / "out", lambda message: None)
     with capsys.disabled():
         print(f"\n  {_report(rows)}")
-    fp16, int8 = rows
-    assert (fp16.error, fp16.gate_passed, fp16.held_out_passed) == (None, True, True), fp16
-    assert int8.error is None and int8.refused_without_margin, int8
-    assert len(int8.kept) == MAX_KEPT and "--accept-without-margin" in int8.failed[0]
+    assert [(r.error, r.gate_passed, r.held_out_passed) for r in rows] == [(None, True, True)], rows
 
 
 @pytest.mark.parametrize("target", TARGET_NAMES)
