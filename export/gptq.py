@@ -9,6 +9,8 @@ inputs: per-channel scales alone cost the trained MiniLM ~2x the MaxSim error.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 from torch import nn
 
@@ -92,4 +94,17 @@ def linears(encoder: nn.Module) -> dict[str, nn.Linear]:
 def quantize_linears(encoder: nn.Module, tokenizer: ColbertTokenizer) -> dict[str, QuantizedWeight]:
     """int8 for every Linear of the encoder, by module name: GPTQ on calibration text."""
     hessians = input_hessians(encoder, tokenizer)
-    return {name: gptq(m.weight, hessians[name]) for name, m in linears(encoder).items()}
+    with _one_thread():
+        return {name: gptq(m.weight, hessians[name]) for name, m in linears(encoder).items()}
+
+
+@contextmanager
+def _one_thread():
+    """GPTQ's column loop is thousands of small ops, where a second thread costs more in handoffs than it
+    gives; the values are the same."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

@@ -53,6 +53,23 @@ def test_gptq_keeps_a_layers_output_closer_than_round_to_nearest():
     assert error(ours) < 0.7 * error(rtn)
 
 
+def test_gptq_gives_the_same_values_on_one_thread():
+    """quantize_linears runs GPTQ's column loop on one thread, for speed only."""
+    rng = np.random.default_rng(2)
+    x = torch.from_numpy(rng.standard_normal((3000, 384)) @ rng.standard_normal((384, 384))).double()
+    weight = torch.from_numpy(rng.standard_normal((1536, 384))).float()
+    hessian = x.T @ x / len(x)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(2, threads))
+    try:
+        many = gptq(weight, hessian)
+        torch.set_num_threads(1)
+        one = gptq(weight, hessian)
+    finally:
+        torch.set_num_threads(threads)
+    assert np.array_equal(many.values, one.values) and np.array_equal(many.scale, one.scale)
+
+
 def test_quantize_encoder_swaps_every_linear_and_the_token_table_in_one_copy():
     model = Tiny().eval()
     weights = {"proj": int8.round_to_nearest(model.proj.weight.detach().numpy())}
