@@ -1,6 +1,6 @@
 """Tiers that hold on weights and texts the tests never tuned to (tests/robustness.py runs every case).
 
-Here: ExecuTorch fp16 on a PyLate-default head (the seed that needs the fallback); ONNX
+Here: ExecuTorch fp16 on a PyLate-default head (the seed nearest its bound); ONNX
 fp16 on a checkpoint with no query prefix and query expansion; every fp16 and int8 bundle of the
 trained run on the held-out texts; and the fp16 fallback on weights where one block's fp16 breaks, in both
 fp16 forms.
@@ -21,7 +21,8 @@ from tests.checkpoints import with_tiny_values
 from tests.conftest import FIXTURE_TOKENIZER, TARGET_NAMES, read_json
 from tests.robustness import CASES, build_checkpoint, measure
 
-# In CI: the seed whose fp16 needs the fallback; `python -m tests.robustness` runs all
+# In CI: the seed whose fp16 came nearest its bound (93% of its room before the score floor, which took the
+# fallback; 46% with it); `python -m tests.robustness` runs all
 # five seeds and the scaled head on every target.
 SEEDS = ["seed4"]
 BROKEN_BLOCK = "backbone.layers.2.attn"
