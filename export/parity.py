@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from runtimes.colbert import ColbertRuntime, ColbertTokenizer, maxsim
-from runtimes.golden import SCORE_FLOOR
+from runtimes.golden import relative_errors
 
 from . import heldout_texts, parity_texts
 from .table import plural
@@ -141,7 +141,7 @@ def compare(reference: Encoded, candidate: Encoded) -> dict[str, float]:
     cand = np.concatenate([c for _, c in pairs]).astype(np.float64)
     cosine = (ref * cand).sum(1) / (np.linalg.norm(ref, axis=1) * np.linalg.norm(cand, axis=1) + 1e-12)
     s_ref, s_cand = score_matrix(reference), score_matrix(candidate)
-    rel = np.abs(s_cand - s_ref) / np.maximum(np.abs(s_ref), SCORE_FLOOR)
+    rel = relative_errors(s_cand, s_ref)
     k = min(TOP_K, s_ref.shape[1])
     agreement = [
         len(set(np.argsort(-r, kind="stable")[:k]) & set(np.argsort(-c, kind="stable")[:k])) / k

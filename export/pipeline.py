@@ -205,7 +205,7 @@ class Exporter:
 
 def _refuse_without_margin(report: ParityReport) -> None:
     """A bundle the fallback could not bring inside the margin holds the tier on the gate's texts by a scrape,
-    which other texts miss (a no-query-prefix MiniLM's int8: 95% of its room on the gate's, 122% on held-out)."""
+    which other texts miss (docs/robustness.md)."""
     report.passed = False
     report.failed.append(f"holds the {report.precision} tier only without margin ({_room(report)}) after the fallback "
                          f"kept {len(report.kept)}, so other texts would miss it; ship another precision, or pass "

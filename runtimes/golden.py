@@ -27,6 +27,11 @@ from .manifest import BundleError, read_json_file
 # difference into any relative error at all; a trained ColBERT's scores sit far above it.
 SCORE_FLOOR = 1.0
 
+
+def relative_errors(got: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """Rule 3's MaxSim relative error of each pair."""
+    return np.abs(got - expected) / np.maximum(np.abs(expected), SCORE_FLOOR)
+
 DEFAULT_TOP_K = 10  # golden files written before `top_k` was recorded
 ENTRY_FIELDS = {"text": string, "input_ids": list_of(integer), "attention_mask": list_of(integer),
                 "kept_positions": list_of(integer), "vectors": list_of(list_of(lambda v: isinstance(v, (int, float))))}
@@ -101,7 +106,7 @@ def measure(golden: Golden, queries: Sequence[np.ndarray], documents: Sequence[n
         cosines.append((g * want).sum(1) / np.maximum(np.linalg.norm(g, axis=1) * np.linalg.norm(want, axis=1), 1e-12))
     cosine = np.concatenate(cosines) if cosines else np.ones(1)
     scores = np.array([[maxsim(q, d) for d in documents] for q in queries], dtype=np.float64).reshape(golden.scores.shape)
-    relative = (np.abs(scores - golden.scores) / np.maximum(np.abs(golden.scores), SCORE_FLOOR)).ravel()
+    relative = relative_errors(scores, golden.scores).ravel()
     if relative.size == 0:
         relative = np.zeros(1)
     return {

@@ -160,7 +160,7 @@ def _erf(x: np.ndarray) -> np.ndarray:
 
 @functools.cache
 def _double_erf() -> Callable[[np.ndarray], np.ndarray]:
-    """scipy's erf where installed (a ufunc, ~16x faster), else math.erf element by element: the same fp32
+    """scipy's erf where installed (a ufunc), else math.erf element by element: the same fp32
     results (tests/test_mil.py), so scipy is a speed-up only, not a dependency."""
     try:
         from scipy.special import erf

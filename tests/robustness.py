@@ -7,7 +7,8 @@ query expansion, exported to fp16 and int8 and measured on the gate's texts and 
 builds what it needs (PyLate's venv under .robustness/), prints progress on stderr and a table of every
 bundle's room used (gate / held-out) and what the fallback kept, writes the table as Markdown and every
 number as JSON beside it, and exits 1 if a bundle the gate passed misses its tier on the held-out texts or
-a bundle was refused for any reason but holding its tier without margin. tests/test_robustness.py runs a subset of the same cases.
+a bundle was refused for any reason but holding its tier without margin. tests/test_robustness.py runs a
+subset of the same cases.
 """
 from __future__ import annotations
 
