@@ -62,10 +62,11 @@ class Golden:
                 raise BundleError(f"{path}: tolerance names {metric!r}, not a metric of the golden rule; "
                                   "re-export the bundle", "malformed")
             tolerance[metric] = (bound["op"], float(bound["value"]))
-        scores = np.asarray(data["scores"], dtype=np.float64)
-        if scores.shape != (len(data["queries"]), len(data["documents"])):
+        rows = data["scores"]
+        if len(rows) != len(data["queries"]) or any(len(row) != len(data["documents"]) for row in rows):
             raise BundleError(f"{path}: scores are not one row per query and one column per document; "
                               "re-export the bundle", "malformed")
+        scores = np.asarray(rows, dtype=np.float64).reshape(len(data["queries"]), len(data["documents"]))
         k = data.get("top_k", DEFAULT_TOP_K)
         if not integer(k) or k < 1:
             raise BundleError(f"{path}: top_k must be a positive integer; re-export the bundle", "mistyped_field")
@@ -88,8 +89,10 @@ def _ids_of(runtime: ColbertRuntime, entry: dict, is_query: bool) -> bool:
 
 
 def agreement(expected: np.ndarray, actual: np.ndarray, k: int) -> float:
-    """Mean over rows of |top-k(expected) & top-k(actual)| / k, ties to the lower index (top_k's order)."""
+    """Mean over rows of |top-k(expected) & top-k(actual)| / k, ties to the lower index (top_k's order); 1 without documents."""
     k = min(k, expected.shape[1])
+    if k == 0:  # no documents: nothing to miss
+        return 1.0
     shares = [len({i for i, _ in top_k(e.tolist(), k)} & {i for i, _ in top_k(a.tolist(), k)}) / k
               for e, a in zip(expected, actual)]
     return float(np.mean(shares)) if shares else 1.0

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from export import parity_texts  # noqa: E402
 from export.checkpoint import PYLATE_DEFAULTS, python_whitespace  # noqa: E402
 from runtimes.colbert import ColbertSettings, ColbertTokenizer, maxsim, top_k  # noqa: E402
+from runtimes.golden import DEFAULT_TOP_K, Golden, judge, measure  # noqa: E402
 from runtimes.index import Index  # noqa: E402
 from runtimes.iospec import Bucket, IoSpec  # noqa: E402
 
@@ -326,6 +327,93 @@ def write_scoring(out: Path) -> None:
     write_jsonl(out / "scoring.jsonl", header, scoring_cases())
 
 
+# ---------------------------------------------------------------- golden rule
+
+def golden_entry(text: str, vectors: list[list[float]]) -> dict:
+    """golden.json's entry; its ids are placeholders (rule 1 is the tokenization vectors' business)."""
+    n = len(vectors)
+    return {"text": text, "input_ids": list(range(1, n + 1)), "attention_mask": [1] * n,
+            "kept_positions": list(range(n)), "vectors": vectors}
+
+
+def golden_case(name: str, about: str, queries: list, documents: list, encoded_queries: list,
+                encoded_documents: list, tolerance: dict, top_k: int | None = None) -> dict:
+    """One case: golden.json's fields from reference vectors, the vectors a port encoded, and rule 2 to 5's answer."""
+    reference = [[maxsim(np.asarray(q, np.float32).reshape(-1, 2), np.asarray(d, np.float32).reshape(-1, 2))
+                  for d in documents] for q in queries]
+    golden = {"queries": [golden_entry(f"query {n}", q) for n, q in enumerate(queries)],
+              "documents": [golden_entry(f"document {n}", d) for n, d in enumerate(documents)],
+              "scores": reference, "tolerance": {m: {"op": op, "value": v} for m, (op, v) in tolerance.items()}}
+    if top_k is not None:
+        golden["top_k"] = top_k
+    case = {"name": name, "about": about, "dim": 2, "golden": golden,
+            "encoded": {"queries": encoded_queries, "documents": encoded_documents}}
+    parsed = Golden(tolerance, golden["queries"], golden["documents"], np.asarray(reference, np.float64).reshape(
+        len(queries), len(documents)), top_k or DEFAULT_TOP_K)
+    try:
+        metrics = measure(parsed, [np.asarray(q, np.float32).reshape(-1, 2) for q in encoded_queries],
+                          [np.asarray(d, np.float32).reshape(-1, 2) for d in encoded_documents])
+    except ValueError:
+        return {**case, "error": "vector_count"}
+    failures = sorted(f.split("=")[0] for f in judge(parsed, metrics))
+    return {**case, "metrics": metrics, "failures": failures}
+
+
+def golden_cases() -> list[dict]:
+    """Hand-made cases of the rule's edges; the generator asserts the values each was made to show."""
+    x = lambda *values: [[v, 0.0] for v in values]  # noqa: E731  vectors along one axis: exact fp32 products
+    cases = [
+        golden_case("floor-below-one", "expected 0.0625, got 0.0703125: the error is taken against 1, not 0.0625",
+                    [x(0.25)], [x(0.25)], [x(0.25)], [x(0.28125)], {"maxsim_rel_err_max": ("<=", 0.01)}),
+        golden_case("floor-at-one-and-above", "expected 1 and 4: errors 0.0625 / 1 and 0.03125 / 4",
+                    [x(1, 1, 1, 1)], [x(0.25), x(1)], [x(1, 1, 1, 1)], [x(0.265625), x(1.0078125)],
+                    {"maxsim_rel_err_max": ("<=", 0.05), "maxsim_rel_err_p99": ("<=", 0.0625)}),
+        golden_case("negative-scores", "expected -0.5 and -2: |expected| floored at 1; a bound met exactly holds",
+                    [x(1, 1)], [x(-0.25), x(-1)], [x(1, 1)], [x(-0.21875), x(-0.9375)],
+                    {"maxsim_rel_err_max": ("<=", 0.0625)}),
+        golden_case("percentile-interpolation", "eleven errors: p99 interpolates between the two largest",
+                    [x(1)], [x(1 + j / 8) for j in range(11)], [x(1)], [x(1 + j / 8 + j / 256) for j in range(11)],
+                    {"maxsim_rel_err_p99": ("<=", 0.01), "maxsim_rel_err_max": ("<=", 0.05)}),
+        golden_case("top-k-ties", "equal expected scores rank in corpus order; top_k 2 of 4 documents",
+                    [x(1)], [x(2), x(2), x(1), x(0.5)], [x(1)], [x(1), x(2), x(2), x(0.5)],
+                    {"top10_agreement": (">=", 0.99)}, top_k=2),
+        golden_case("top-k-absent", "no top_k: k is 10, at most the documents (4)",
+                    [x(1)], [x(2), x(2), x(1), x(0.5)], [x(1)], [x(1), x(2), x(2), x(0.5)],
+                    {"top10_agreement": (">=", 0.99)}),
+        golden_case("zero-vector", "an encoded zero vector has cosine 0 (norms floored at 1e-12), not NaN",
+                    [x(1)], [[[0.6, 0.8]]], [x(1)], [[[0.0, 0.0]]],
+                    {"cosine_min": (">=", 0.999), "cosine_mean": (">=", 0.9999)}),
+        golden_case("cosines", "cosine_min and cosine_mean over every kept vector of every text",
+                    [[[1.0, 0.0], [0.0, 1.0]]], [[[0.6, 0.8]]], [[[1.0, 0.0], [0.125, 1.0]]], [[[0.6, 0.8]]],
+                    {"cosine_min": (">=", 0.99), "cosine_mean": (">=", 0.99)}),
+        golden_case("vector-count", "a text encoded to more vectors than golden.json holds cannot be compared",
+                    [x(1)], [x(1)], [x(1)], [x(1, 1)], {"cosine_min": (">=", 0.999)}),
+        golden_case("no-documents", "no documents: no scores, agreement 1", [x(1)], [], [x(1)], [],
+                    {"top10_agreement": (">=", 0.99), "maxsim_rel_err_max": ("<=", 0.005)}),
+        golden_case("empty", "no texts: cosines 1, errors 0, agreement 1", [], [], [], [],
+                    {"cosine_min": (">=", 0.999), "top10_agreement": (">=", 0.99)}),
+    ]
+    by_name = {c["name"]: c for c in cases}
+    assert by_name["floor-below-one"]["metrics"]["maxsim_rel_err_max"] == 0.0078125
+    assert by_name["floor-at-one-and-above"]["metrics"]["maxsim_rel_err_max"] == 0.0625
+    assert by_name["floor-at-one-and-above"]["failures"] == ["maxsim_rel_err_max"]
+    assert by_name["negative-scores"]["failures"] == [] and by_name["negative-scores"]["metrics"]["maxsim_rel_err_max"] == 0.0625
+    assert by_name["top-k-ties"]["metrics"]["top10_agreement"] == 0.5
+    assert by_name["top-k-absent"]["metrics"]["top10_agreement"] == 1.0
+    assert by_name["zero-vector"]["metrics"]["cosine_min"] == 0.0
+    assert by_name["vector-count"]["error"] == "vector_count"
+    assert by_name["empty"]["metrics"] == {"cosine_min": 1.0, "cosine_mean": 1.0, "maxsim_rel_err_max": 0.0,
+                                          "maxsim_rel_err_p99": 0.0, "top10_agreement": 1.0}
+    return cases
+
+
+def write_golden(out: Path) -> None:
+    header = {"about": "Golden rule steps 2 to 5 (spec/bundle.md): golden.json's fields, the vectors a port encoded "
+                       "(dim 2) and the rule's metrics, or error vector_count where the counts differ. failures "
+                       "names each metric whose bound is missed, sorted. Metrics compare within 1e-12."}
+    write_jsonl(out / "golden.jsonl", header, golden_cases())
+
+
 # ---------------------------------------------------------------- bad bundles
 
 BAD_BUNDLES = [
@@ -434,6 +522,7 @@ def generate(mxbai: Path, minilm: Path, out: Path = OUT) -> None:
     write_tokenize("minilm", "all-MiniLM-L6-v2, saved by PyLate", minilm, settings_for(minilm, **MINILM), 3, out)
     write_char_classes(out)
     write_scoring(out)
+    write_golden(out)
     write_bad_bundles(out)
     write_index(out)
 

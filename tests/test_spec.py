@@ -14,6 +14,7 @@ import runtimes
 from export.checkpoint import read_checkpoint
 from export.cli import main
 from runtimes.colbert import ColbertSettings, ColbertTokenizer, maxsim, top_k
+from runtimes.golden import Golden, judge, measure
 from runtimes.iospec import IoSpec
 from runtimes.manifest import ERROR_KINDS, BundleError, sha256
 from spec.generate import generate
@@ -152,6 +153,24 @@ def test_python_runtime_passes_the_scoring_vectors():
         index = runtimes.Index.build(documents, list(range(len(documents))), "0" * 64)
         assert [h.index for h in index.search(query, case["k"])] == case["rank"], case["name"]
         assert [h.score for h in index.search(query, case["k"])] == [case["maxsim"][i] for i in case["rank"]]
+
+
+def test_python_runtime_passes_the_golden_rule_vectors(tmp_path):
+    """golden.json parsed from the file, then rule steps 2 to 5 on the encoded vectors."""
+    _, cases = read_jsonl("golden.jsonl")
+    assert {"floor-below-one", "negative-scores", "no-documents", "empty", "vector-count"} <= {c["name"] for c in cases}
+    for case in cases:
+        path = tmp_path / "golden.json"
+        path.write_text(json.dumps(case["golden"]), encoding="utf-8")
+        golden = Golden.from_file(path)
+        rows = lambda kind: [np.asarray(v, np.float32).reshape(-1, case["dim"]) for v in case["encoded"][kind]]  # noqa: E731
+        if "error" in case:
+            with pytest.raises(ValueError):
+                measure(golden, rows("queries"), rows("documents"))
+            continue
+        metrics = measure(golden, rows("queries"), rows("documents"))
+        assert metrics == pytest.approx(case["metrics"], abs=1e-12), case["name"]
+        assert sorted(f.split("=")[0] for f in judge(golden, metrics)) == case["failures"], case["name"]
 
 
 def bad_bundle_cases() -> list[dict]:

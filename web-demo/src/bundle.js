@@ -58,8 +58,8 @@ function checkSettings(data) {
   return settings;
 }
 
-/** @param {any} data */
-function checkGolden(data) {
+/** golden.json's fields, checked as opening a bundle does. @param {any} data */
+export function checkGolden(data) {
   const file = "golden.json";
   const golden = require(data, GOLDEN_FIELDS, file);
   for (const kind of ["queries", "documents"]) golden[kind].forEach((e, n) => require(e, ENTRY_FIELDS, file, `${file}['${kind}'][${n}]`));

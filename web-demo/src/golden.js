@@ -25,6 +25,7 @@ export function percentile(sorted, q) {
 export function agreement(expected, actual, k) {
   const shares = expected.map((row, i) => {
     const kk = Math.min(k, row.length);
+    if (kk === 0) return 1; // no documents: nothing to miss
     const want = new Set(topK(row, kk).map((h) => h.index));
     return topK(actual[i], kk).filter((h) => want.has(h.index)).length / kk;
   });

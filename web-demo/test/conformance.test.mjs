@@ -1,5 +1,5 @@
 // Every conformance vector of spec/conformance that needs no model: preprocessing, tokenization, character
-// classes, scoring and the index file.
+// classes, scoring, the golden rule and the index file.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -7,6 +7,8 @@ import { test } from "node:test";
 import { createHash } from "node:crypto";
 import { IndexFileError } from "../src/errors.js";
 import { preprocessor } from "../src/preprocess.js";
+import { checkGolden } from "../src/bundle.js";
+import { judge, measure } from "../src/golden.js";
 import { fromRows, maxsim, topK } from "../src/scoring.js";
 import { ColbertTokenizer, bucketFor } from "../src/tokenizer.js";
 import { VectorIndex } from "../src/vector-index.js";
@@ -85,6 +87,25 @@ test("scoring: MaxSim and rank, ties included, exactly", () => {
     assert.deepEqual(topK(scores, c.k).map((h) => h.index), c.rank, c.name);
     const index = VectorIndex.build(docs, docs.map((_, i) => i), "0".repeat(64));
     assert.deepEqual(index.search(q, c.k).map((h) => h.index), c.rank, c.name);
+  }
+});
+
+test("golden rule: golden.json parsed as a bundle's, then steps 2 to 5 on the encoded vectors", () => {
+  const { cases } = vectors("golden.jsonl");
+  assert.ok(cases.some((c) => c.name === "floor-below-one"));
+  for (const c of cases) {
+    const golden = checkGolden(structuredClone(c.golden));
+    const queries = c.encoded.queries.map((rows) => fromRows(rows, c.dim));
+    const documents = c.encoded.documents.map((rows) => fromRows(rows, c.dim));
+    if (c.error) {
+      assert.throws(() => measure(golden, queries, documents), RangeError, c.name);
+      continue;
+    }
+    const metrics = measure(golden, queries, documents);
+    for (const [metric, want] of Object.entries(c.metrics)) {
+      assert.ok(Math.abs(metrics[metric] - want) <= 1e-12, `${c.name}: ${metric} ${metrics[metric]}, the vectors say ${want}`);
+    }
+    assert.deepEqual(judge(golden, metrics).map((f) => f.split("=")[0]).sort(), c.failures, c.name);
   }
 });
 

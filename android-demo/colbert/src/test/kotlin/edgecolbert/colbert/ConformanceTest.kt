@@ -4,13 +4,14 @@ import kotlinx.serialization.json.JsonArray
 import kotlinx.serialization.json.JsonObject
 import kotlinx.serialization.json.JsonPrimitive
 import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertThrows
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.params.ParameterizedTest
 import org.junit.jupiter.params.provider.CsvSource
 import org.junit.jupiter.api.Test
 import java.nio.file.Files
 
-/** Every case of spec/conformance/: preprocessing, tokenization (three settings), scoring. */
+/** Every case of spec/conformance/: preprocessing, tokenization (three settings), scoring, the golden rule. */
 class ConformanceTest {
     @Test
     fun `preprocessing equals Python's strip and lower on every case`() {
@@ -67,6 +68,30 @@ class ConformanceTest {
             assertEquals(c.getValue("rank").ints().map { it.toInt() }, Scoring.rank(scores, k).map { it.index }, name)
         }
         assertTrue(cases.size >= 20)
+    }
+
+    @Test
+    fun `the golden rule's metrics and missed bounds equal the vectors', golden json parsed as a bundle's`() {
+        val (_, cases) = TestInputs.jsonl("golden.jsonl")
+        for (c in cases) {
+            val name = (c.getValue("name") as JsonPrimitive).content
+            val dim = (c.getValue("dim") as JsonPrimitive).content.toInt()
+            val golden = Golden.parse(c.getValue("golden").toString().toByteArray())
+            val encoded = c.getValue("encoded") as JsonObject
+            val queries = (encoded.getValue("queries") as JsonArray).map { vectors(it as JsonArray, dim) }
+            val documents = (encoded.getValue("documents") as JsonArray).map { vectors(it as JsonArray, dim) }
+            if ("error" in c) {
+                assertThrows(IllegalStateException::class.java, { GoldenRule.measure(golden, queries, documents) }, name)
+                continue
+            }
+            val metrics = GoldenRule.measure(golden, queries, documents)
+            for ((metric, want) in c.getValue("metrics") as JsonObject) {
+                assertEquals(want.toString().toDouble(), metrics.getValue(metric), 1e-12, "$name: $metric")
+            }
+            val failures = GoldenRule.judge(golden, metrics).map { it.substringBefore("=") }.sorted()
+            assertEquals((c.getValue("failures") as JsonArray).map { (it as JsonPrimitive).content }, failures, name)
+        }
+        assertTrue(cases.any { (it.getValue("name") as JsonPrimitive).content == "floor-below-one" })
     }
 
     companion object {
