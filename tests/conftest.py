@@ -206,9 +206,8 @@ BACKGROUND_KEY = pytest.StashKey[dict]()
 
 def pytest_collection_modifyitems(session, config, items):
     """The README's offline commands run as written (the fixture tokenizer for its placeholder path), one after
-    the other in a process of their own beside the rest of the session (an `all` export is ~11 minutes on one
-    core), each from a fresh directory; test_readme_commands.py waits for them. Only when that test was
-    collected."""
+    the other in a process of their own beside the rest of the session, at the lowest priority, each from a
+    fresh directory; test_readme_commands.py waits for them. Only when that test was collected."""
     if not any(item.nodeid.startswith("tests/test_readme_commands.py") for item in items):
         return
     root = Path(tempfile.mkdtemp(prefix="readme-commands-"))
@@ -220,7 +219,9 @@ def pytest_collection_modifyitems(session, config, items):
         script.append(f"cd {shlex.quote(str(cwd))} && XDG_CACHE_HOME=cache {command} > stdout.txt 2> stderr.txt; "
                       f"echo $? > code.txt")
         runs[tuple(words)] = cwd
-    process = subprocess.Popen(["bash", "-c", "\n".join(script)], start_new_session=True)
+    # At the lowest priority: two processes of spinning thread pools on two cores slow each other down more
+    # than running one after the other would, so these take only what the session leaves idle.
+    process = subprocess.Popen(["nice", "-n", "19", "bash", "-c", "\n".join(script)], start_new_session=True)
     config.stash[BACKGROUND_KEY] = {"process": process, "runs": runs, "root": root}
 
 
