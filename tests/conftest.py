@@ -220,8 +220,10 @@ def pytest_collection_modifyitems(session, config, items):
                       f"echo $? > code.txt")
         runs[tuple(words)] = cwd
     # At the lowest priority: two processes of spinning thread pools on two cores slow each other down more
-    # than running one after the other would, so these take only what the session leaves idle.
-    process = subprocess.Popen(["nice", "-n", "19", "bash", "-c", "\n".join(script)], start_new_session=True)
+    # than running one after the other would, so these take only what the session leaves idle. A process group,
+    # not a session of its own: where the kernel groups the scheduler by session (autogroup), nice only counts
+    # within one.
+    process = subprocess.Popen(["nice", "-n", "19", "bash", "-c", "\n".join(script)], process_group=0)
     config.stash[BACKGROUND_KEY] = {"process": process, "runs": runs, "root": root}
 
 
