@@ -50,7 +50,12 @@ class Golden:
 
     @classmethod
     def from_file(cls, path: Path) -> "Golden":
-        data = require(read_json_file(path), GOLDEN_FIELDS, str(path))
+        return cls.from_data(read_json_file(path), str(path))
+
+    @classmethod
+    def from_data(cls, data: object, path: str) -> "Golden":
+        """golden.json's parsed JSON, checked; `path` names it in errors."""
+        data = require(data, GOLDEN_FIELDS, path)
         for kind in ("queries", "documents"):
             for n, entry in enumerate(data[kind]):
                 require(entry, ENTRY_FIELDS, f"{path}[{kind!r}][{n}]")

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from export import parity_texts  # noqa: E402
 from export.checkpoint import PYLATE_DEFAULTS, python_whitespace  # noqa: E402
 from runtimes.colbert import ColbertSettings, ColbertTokenizer, maxsim, top_k  # noqa: E402
-from runtimes.golden import DEFAULT_TOP_K, Golden, judge, measure  # noqa: E402
+from runtimes.golden import Golden, judge, measure  # noqa: E402
 from runtimes.index import Index  # noqa: E402
 from runtimes.iospec import Bucket, IoSpec  # noqa: E402
 
@@ -329,6 +329,13 @@ def write_scoring(out: Path) -> None:
 
 # ---------------------------------------------------------------- golden rule
 
+GOLDEN_DIM = 2
+
+
+def golden_vectors(rows: list) -> np.ndarray:
+    return np.asarray(rows, np.float32).reshape(-1, GOLDEN_DIM)
+
+
 def golden_entry(text: str, vectors: list[list[float]]) -> dict:
     """golden.json's entry; its ids are placeholders (rule 1 is the tokenization vectors' business)."""
     n = len(vectors)
@@ -339,20 +346,17 @@ def golden_entry(text: str, vectors: list[list[float]]) -> dict:
 def golden_case(name: str, about: str, queries: list, documents: list, encoded_queries: list,
                 encoded_documents: list, tolerance: dict, top_k: int | None = None) -> dict:
     """One case: golden.json's fields from reference vectors, the vectors a port encoded, and rule 2 to 5's answer."""
-    reference = [[maxsim(np.asarray(q, np.float32).reshape(-1, 2), np.asarray(d, np.float32).reshape(-1, 2))
-                  for d in documents] for q in queries]
+    reference = [[maxsim(golden_vectors(q), golden_vectors(d)) for d in documents] for q in queries]
     golden = {"queries": [golden_entry(f"query {n}", q) for n, q in enumerate(queries)],
               "documents": [golden_entry(f"document {n}", d) for n, d in enumerate(documents)],
               "scores": reference, "tolerance": {m: {"op": op, "value": v} for m, (op, v) in tolerance.items()}}
     if top_k is not None:
         golden["top_k"] = top_k
-    case = {"name": name, "about": about, "dim": 2, "golden": golden,
+    case = {"name": name, "about": about, "dim": GOLDEN_DIM, "golden": golden,
             "encoded": {"queries": encoded_queries, "documents": encoded_documents}}
-    parsed = Golden(tolerance, golden["queries"], golden["documents"], np.asarray(reference, np.float64).reshape(
-        len(queries), len(documents)), top_k or DEFAULT_TOP_K)
+    parsed = Golden.from_data(json.loads(dumps(golden)), name)
     try:
-        metrics = measure(parsed, [np.asarray(q, np.float32).reshape(-1, 2) for q in encoded_queries],
-                          [np.asarray(d, np.float32).reshape(-1, 2) for d in encoded_documents])
+        metrics = measure(parsed, [golden_vectors(q) for q in encoded_queries], [golden_vectors(d) for d in encoded_documents])
     except ValueError:
         return {**case, "error": "vector_count"}
     failures = sorted(f.split("=")[0] for f in judge(parsed, metrics))

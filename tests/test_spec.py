@@ -155,14 +155,12 @@ def test_python_runtime_passes_the_scoring_vectors():
         assert [h.score for h in index.search(query, case["k"])] == [case["maxsim"][i] for i in case["rank"]]
 
 
-def test_python_runtime_passes_the_golden_rule_vectors(tmp_path):
-    """golden.json parsed from the file, then rule steps 2 to 5 on the encoded vectors."""
+def test_python_runtime_passes_the_golden_rule_vectors():
+    """golden.json checked as a bundle's, then rule steps 2 to 5 on the encoded vectors."""
     _, cases = read_jsonl("golden.jsonl")
     assert {"floor-below-one", "negative-scores", "no-documents", "empty", "vector-count"} <= {c["name"] for c in cases}
     for case in cases:
-        path = tmp_path / "golden.json"
-        path.write_text(json.dumps(case["golden"]), encoding="utf-8")
-        golden = Golden.from_file(path)
+        golden = Golden.from_data(case["golden"], case["name"])
         rows = lambda kind: [np.asarray(v, np.float32).reshape(-1, case["dim"]) for v in case["encoded"][kind]]  # noqa: E731
         if "error" in case:
             with pytest.raises(ValueError):
