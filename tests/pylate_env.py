@@ -19,8 +19,10 @@ import numpy as np
 
 PYLATE = "pylate==1.6.0"
 PEER = "pylate-onnx-export==0.1.0"  # the peer exporter the benchmark compares with; it needs only pylate.models
-# what `from pylate import models` imports, at the versions PyLate 1.6 pins
-MODELS_DEPENDENCIES = ("sentence-transformers==5.3.0", "transformers==5.3.0", "datasets")
+# what `from pylate import models` imports, at the versions PyLate 1.6 pins; and kernels at the range
+# transformers 5.3 pins, since it imports whatever kernels is installed and the project's newer transformers
+# brings one whose API 5.3 cannot import (ValueError at `import sentence_transformers`)
+MODELS_DEPENDENCIES = ("sentence-transformers==5.3.0", "transformers==5.3.0", "kernels>=0.10.2,<0.11", "datasets")
 WORKER = Path(__file__).with_name("pylate_worker.py")
 READY = "ready.json"
 
