@@ -207,9 +207,12 @@ BACKGROUND_KEY = pytest.StashKey[dict]()
 def pytest_collection_modifyitems(session, config, items):
     """The README's offline commands run as written (the fixture tokenizer for its placeholder path), one after
     the other in a process of their own beside the rest of the session, at the lowest priority, each from a
-    fresh directory; test_readme_commands.py waits for them. Only when that test was collected."""
-    if not any(item.nodeid.startswith("tests/test_readme_commands.py") for item in items):
+    fresh directory; test_readme_commands.py waits for them, last, so that the session's other tests run while
+    the commands do (its wait would otherwise leave a core idle). Only when that test was collected."""
+    readme = [item for item in items if item.nodeid.startswith("tests/test_readme_commands.py")]
+    if not readme:
         return
+    items[:] = [item for item in items if item not in readme] + readme
     root = Path(tempfile.mkdtemp(prefix="readme-commands-"))
     runs, script = {}, []
     for n, words in enumerate(readme_offline_commands()):
