@@ -19,10 +19,9 @@ import numpy as np
 
 PYLATE = "pylate==1.6.0"
 PEER = "pylate-onnx-export==0.1.0"  # the peer exporter the benchmark compares with; it needs only pylate.models
-# what `from pylate import models` imports, at the versions PyLate 1.6 pins; and kernels at the range
-# transformers 5.3 pins, since it imports whatever kernels is installed and the project's newer transformers
-# brings one whose API 5.3 cannot import (ValueError at `import sentence_transformers`)
-MODELS_DEPENDENCIES = ("sentence-transformers==5.3.0", "transformers==5.3.0", "kernels>=0.10.2,<0.11", "datasets")
+# what `from pylate import models` imports, every package pinned with its hashes (requirements/pylate.in says why
+# these versions; `requirements/lock` regenerates it)
+MODELS_LOCK = Path(__file__).resolve().parents[1] / "requirements" / "pylate.txt"
 WORKER = Path(__file__).with_name("pylate_worker.py")
 READY = "ready.json"
 
@@ -34,7 +33,7 @@ def _pip(python: Path, *args: str) -> None:
 
 def pylate_python(cache_dir: Path) -> Path:
     """The venv's interpreter, building the venv first unless a complete one for this spec is cached."""
-    spec = json.dumps([sys.version, PYLATE, PEER, MODELS_DEPENDENCIES])
+    spec = json.dumps([sys.version, PYLATE, PEER, MODELS_LOCK.read_text()])
     venv = Path(cache_dir) / f"pylate-venv-{hashlib.sha256(spec.encode()).hexdigest()[:12]}"
     python = venv / "bin" / "python"
     if (venv / READY).is_file():
@@ -42,7 +41,7 @@ def pylate_python(cache_dir: Path) -> Path:
     shutil.rmtree(venv, ignore_errors=True)  # a build that was cut short
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     _pip(python, "--no-deps", PYLATE, PEER)
-    _pip(python, *MODELS_DEPENDENCIES)
+    _pip(python, "--require-hashes", "-r", str(MODELS_LOCK))
     (venv / READY).write_text(spec)
     return python
 
