@@ -12,7 +12,7 @@ import runtimes
 from runtimes.colbert import ColbertTokenizer
 from runtimes.manifest import first_line
 
-from . import bundle, parity, parity_texts
+from . import artifact_cache, bundle, parity, parity_texts
 from .checkpoint import Checkpoint
 from .encoder import load_encoder
 from .parity import Encoded, ParityReport
@@ -20,7 +20,7 @@ from .reference import Reference
 from .gptq import quantize_linears
 from .sensitivity import rank_blocks, rank_layers, simulate
 from .int8 import QuantizedWeight
-from .targets import ExportContext, target
+from .targets import Artifact, ExportContext, target
 
 Log = Callable[[str], None]
 MAX_KEPT = 6  # the fallbacks keep at most this many int8 layers in float (fp16 blocks in fp32), then stop
@@ -144,15 +144,30 @@ class Exporter:
                 return n
         return limit if tried + 1 < limit else tried + 1
 
+    def _convert(self, exporter, precision: str, kept: tuple[str, ...], staging: Path) -> tuple[Artifact, bool]:
+        """The artifact in staging, and whether it came from the artifact cache (export/artifact_cache.py)."""
+        context = self.context(kept, precision)
+        root = artifact_cache.cache_root()
+        if root is None:
+            return exporter.export(context, precision, staging), False
+        cache_key = artifact_cache.key(exporter, context, precision)
+        artifact = artifact_cache.load(root, cache_key, staging)
+        if artifact is not None:
+            return artifact, True
+        artifact = exporter.export(context, precision, staging)
+        artifact_cache.store(root, cache_key, staging, artifact)
+        return artifact, False
+
     def _attempt(self, exporter, tag: str, precision: str, kept: tuple[str, ...]):
         """Export, stage and gate one bundle: (staging dir, manifest, report, artifact bytes)."""
         staging = bundle.stage(self.out_root, self.checkpoint, exporter.name, precision)
         try:
             started = time.perf_counter()
             self.log(f"{tag} exporting" + (f" with {parity.kept_phrase(precision, kept)}" if kept else ""))
-            artifact = exporter.export(self.context(kept, precision), precision, staging)
+            artifact, reused = self._convert(exporter, precision, kept, staging)
             size = bundle.artifact_bytes(staging / artifact.file)
-            self.log(f"{tag} exported {size / 1e6:.1f} MB in {time.perf_counter() - started:.1f}s; running the parity gate")
+            how = "reused from the artifact cache" if reused else "exported"
+            self.log(f"{tag} {how} {size / 1e6:.1f} MB in {time.perf_counter() - started:.1f}s; running the parity gate")
             thresholds, _ = parity.gated(precision, self.checkpoint.synthetic)
             golden = bundle.golden(self.tokenizer, self.reference, thresholds)
             bundle.write_contents(staging, self.checkpoint, artifact, golden)
