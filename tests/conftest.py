@@ -1,30 +1,29 @@
 """Session fixtures: checkpoints and exports are built once per test session and shared.
 
-Every export a test needs is one of a few `python -m export` runs, cached per argument list:
+Every export a test needs is one of a few `python -m export` runs, each once per argument list, in a process
+of its own (tests/farm.py: the ones the collected tests need start with the session, two side by side):
 - `all` on the mxbai-layout ModernBERT that PyLate saved (synthetic weights), fp32;
 - `all` on the trained MiniLM that PyLate saved, every precision (fp16 and int8 only count on trained weights);
 - `all` on the ModernBERT with PyLate settings mxbai does not use, fp32;
-- `onnx --synthetic` 17m and 32m, for the command line's synthetic path.
+- the README's two offline commands, as written, each from a fresh directory: `all --size 17m --synthetic`,
+  with and without `--tokenizer` (the fixture tokenizer for its placeholder path); the ONNX bundles of the one
+  with `--tokenizer` are the synthetic 17m ONNX bundles the other tests read (`SYNTHETIC_ONNX`);
+- `onnx --synthetic` 32m.
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import shlex
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from export import artifact_cache
 from runtimes.targets import PRECISIONS, TARGETS
 from tests.checkpoints import build_minilm_colbert, build_pylate_modernbert
+from tests.farm import Farm, Once, run_export
 from tests.pylate_env import PyLate, pylate_python
 
 FIXTURE = Path(__file__).resolve().parents[2] / "shared/fixtures/mxbai-edge-colbert-v0"
@@ -59,8 +58,10 @@ def as_run(words: list[str]) -> list[str]:
     return [str(FIXTURE_TOKENIZER) if w == README_TOKENIZER else w for w in words]
 
 
-# The synthetic 17m ONNX bundles most tests read, around the real mxbai tokenizer.
+# The synthetic 17m ONNX bundles most tests read, around the real mxbai tokenizer: the ONNX part of the README's
+# offline command with `--tokenizer`, which builds exactly these (the same seeded weights, tokenizer and code).
 SYNTHETIC_ONNX = synthetic_args("onnx")
+README_WITH_TOKENIZER = 1  # its index among readme_offline_commands()
 
 
 @pytest.fixture(scope="session")
@@ -71,37 +72,25 @@ def mxbai_fixture() -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def isolated_cache(tmp_path_factory, mxbai_fixture):
-    """Synthetic checkpoints are written fresh into a session cache."""
-    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
-    yield
+def fixture_tokenizer_present(mxbai_fixture):
+    """Every session needs the real tokenizer (the session's cache is set as collection ends)."""
 
 
-@pytest.fixture(scope="session")
-def pylate(request) -> PyLate:
-    """PyLate 1.6 itself, in its own venv under pytest's cache (built once, about 35 s)."""
-    return PyLate(pylate_python(request.config.cache.mkdir("pylate")))
-
-
-@pytest.fixture(scope="session")
-def minilm_checkpoint(pylate, tmp_path_factory) -> Path:
-    """The trained one: PyLate's ColBERT on all-MiniLM-L6-v2, saved by PyLate."""
-    return build_minilm_colbert(pylate, tmp_path_factory.mktemp("ckpt") / "minilm-colbert")
-
-
-@pytest.fixture(scope="session")
-def mxbai_checkpoint(pylate, tmp_path_factory) -> Path:
-    """The 17m architecture and the real tokenizer with mxbai's settings, saved by PyLate (synthetic weights)."""
-    return build_pylate_modernbert(pylate, FIXTURE_TOKENIZER, tmp_path_factory.mktemp("ckpt") / "mxbai-17m-pylate")
-
-
-@pytest.fixture(scope="session")
-def variant_checkpoint(pylate, tmp_path_factory) -> Path:
-    """The same backbone with PyLate settings mxbai does not use: no query prefix, query expansion attended
-    to, no lowercasing."""
-    return build_pylate_modernbert(pylate, FIXTURE_TOKENIZER, tmp_path_factory.mktemp("ckpt") / "modernbert-variant-pylate",
-                                   query_prefix="", query_length=32, do_query_expansion=True,
-                                   attend_to_expansion_tokens=True, do_lower_case=False)
+# The checkpoints PyLate saves, by directory name (a bundle's model name): builder(pylate, dest).
+CHECKPOINTS = {
+    # the trained one: PyLate's ColBERT on all-MiniLM-L6-v2
+    "minilm-colbert": build_minilm_colbert,
+    # the 17m architecture and the real tokenizer with mxbai's settings (synthetic weights)
+    "mxbai-17m-pylate": lambda pylate, dest: build_pylate_modernbert(pylate, FIXTURE_TOKENIZER, dest),
+    # the same backbone with PyLate settings mxbai does not use: no query prefix, query expansion attended to,
+    # no lowercasing
+    "modernbert-variant-pylate": lambda pylate, dest: build_pylate_modernbert(
+        pylate, FIXTURE_TOKENIZER, dest, query_prefix="", query_length=32, do_query_expansion=True,
+        attend_to_expansion_tokens=True, do_lower_case=False),
+}
+# The `all` runs of those checkpoints, by the fixture that reads them: (checkpoint, precisions).
+CHECKPOINT_RUNS = {"trained_run": ("minilm-colbert", PRECISIONS), "mxbai_run": ("mxbai-17m-pylate", ("fp32",)),
+                   "variant_run": ("modernbert-variant-pylate", ("fp32",))}
 
 
 @dataclass
@@ -110,26 +99,92 @@ class Output:
     err: str  # the progress lines
 
 
-class Exports:
-    """Runs `python -m export` in-process once per distinct argument list; later calls reuse it."""
+class Builds:
+    """What the session builds once: PyLate's venv, the checkpoints PyLate saves, and the export runs (on the
+    farm's streams). Each export run is a key: ("run", fixture), ("readme", index) or ("args", *words)."""
 
-    def __init__(self, root: Path):
-        self.root = root
-        self.runs: dict[tuple, tuple[int, Path]] = {}
-        self.output: dict[tuple, Output] = {}
+    def __init__(self, config, root: Path):
+        self.config, self.root = config, root
+        # as the session starts (tests that change their own leave the runs alone), one torch thread per run (two
+        # runs and the tests share two cores), and one artifact cache (export/artifact_cache.py): the runs share
+        # synthetic weights, so a conversion one run made another reuses, and gates again
+        self.env = {**os.environ, "OMP_NUM_THREADS": "1", artifact_cache.ENV: str(root / "artifacts")}
+        self.once = Once()
+        self.farm = Farm()
+
+    def pylate(self) -> PyLate:
+        return self.once.get("pylate", lambda: PyLate(pylate_python(self.config.cache.mkdir("pylate"))))
+
+    def checkpoint(self, name: str) -> Path:
+        dest = self.root / "checkpoints" / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        return self.once.get(("checkpoint", name), lambda: CHECKPOINTS[name](self.pylate(), dest))
+
+    def _job(self, key: tuple):
+        kind, *rest = key
+        if kind == "readme":
+            words = readme_offline_commands()[rest[0]]
+            cwd = self.root / "readme" / f"run{rest[0]}"  # fresh, with a fresh cache, as a new user's
+            env = {**self.env, "XDG_CACHE_HOME": "cache"}
+            return shlex.join(["export", *words]), lambda: run_export(as_run(words), cwd, env)
+        if kind == "run":
+            name, precisions = CHECKPOINT_RUNS[rest[0]]
+            cwd = self.root / "exports" / rest[0]
+            return (f"export all {name} {' '.join(precisions)}",
+                    lambda: run_export(["all", "--model", str(self.checkpoint(name)), "--precision", *precisions,
+                                        "--out", "bundles"], cwd, self.env))
+        cwd = self.root / "exports" / f"args{abs(hash(tuple(rest))):x}"
+        return shlex.join(["export", *rest]), lambda: run_export([*rest, "--out", "bundles"], cwd, self.env)
+
+    def submit(self, key: tuple) -> None:
+        self.farm.submit(key, *self._job(key))
+
+    def export(self, key: tuple):
+        """The run's ProcessRun, once its bundles validate against spec/schemas."""
+        result = self.farm.result(key, *self._job(key))
+        self.once.get(("schemas", key), lambda: check_schemas(result.cwd / "bundles"))
+        return result
+
+
+BUILDS_KEY = pytest.StashKey[Builds]()
+
+
+@pytest.fixture(scope="session")
+def builds(request) -> Builds:
+    return request.config.stash[BUILDS_KEY]
+
+
+@pytest.fixture(scope="session")
+def pylate(builds) -> PyLate:
+    """PyLate 1.6 itself, in its own venv under pytest's cache (built once, about 35 s)."""
+    return builds.pylate()
+
+
+@pytest.fixture(scope="session")
+def minilm_checkpoint(builds) -> Path:
+    return builds.checkpoint("minilm-colbert")
+
+
+@pytest.fixture(scope="session")
+def mxbai_checkpoint(builds) -> Path:
+    return builds.checkpoint("mxbai-17m-pylate")
+
+
+@pytest.fixture(scope="session")
+def variant_checkpoint(builds) -> Path:
+    return builds.checkpoint("modernbert-variant-pylate")
+
+
+class Exports:
+    """`python -m export` runs by argument list (without --out), each once per session."""
+
+    def __init__(self, builds: Builds):
+        self.builds = builds
 
     def run(self, *args: str) -> tuple[int, Path]:
-        from export.cli import main
-
-        if args not in self.runs:
-            out = self.root / f"run{len(self.runs)}"
-            stdout, stderr = io.StringIO(), io.StringIO()
-            with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-                code = main([*args, "--out", str(out)])
-            sys.stderr.write(stderr.getvalue())  # still shown when a test fails
-            self.runs[args], self.output[args] = (code, out), Output(stdout.getvalue(), stderr.getvalue())
-            check_schemas(out)
-        return self.runs[args]
+        key = ("readme", README_WITH_TOKENIZER) if args == SYNTHETIC_ONNX else ("args", *args)
+        result = self.builds.export(key)
+        return result.code, result.cwd / "bundles"
 
     def bundle(self, *args: str, model: str, target: str, precision: str) -> Path:
         code, out = self.run(*args)
@@ -147,36 +202,37 @@ def check_schemas(out: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def exports(tmp_path_factory) -> Exports:
-    return Exports(tmp_path_factory.mktemp("exports"))
+def exports(builds) -> Exports:
+    return Exports(builds)
 
 
 class Run:
-    """The bundles of one `all` export run of a checkpoint."""
+    """The bundles of one `all` export run of a checkpoint PyLate saved."""
 
-    def __init__(self, exports: Exports, checkpoint: Path, precisions: tuple[str, ...] = PRECISIONS):
-        self.checkpoint = checkpoint
-        args = ("all", "--model", str(checkpoint), "--precision", *precisions)
-        self.code, self.out = exports.run(*args)
-        self.output = exports.output[args]
+    def __init__(self, builds: Builds, fixture: str):
+        name, _ = CHECKPOINT_RUNS[fixture]
+        result = builds.export(("run", fixture))
+        self.checkpoint = builds.checkpoint(name)
+        self.code, self.out = result.code, result.cwd / "bundles"
+        self.output = Output(result.stdout, result.stderr)
 
     def bundle(self, target: str, precision: str = "fp32") -> Path:
         return self.out / self.checkpoint.name / f"{target}-{precision}"
 
 
 @pytest.fixture(scope="session")
-def mxbai_run(exports, mxbai_checkpoint) -> Run:
-    return Run(exports, mxbai_checkpoint, ("fp32",))
+def mxbai_run(builds) -> Run:
+    return Run(builds, "mxbai_run")
 
 
 @pytest.fixture(scope="session")
-def trained_run(exports, minilm_checkpoint) -> Run:
-    return Run(exports, minilm_checkpoint)
+def trained_run(builds) -> Run:
+    return Run(builds, "trained_run")
 
 
 @pytest.fixture(scope="session")
-def variant_run(exports, variant_checkpoint) -> Run:
-    return Run(exports, variant_checkpoint, ("fp32",))
+def variant_run(builds) -> Run:
+    return Run(builds, "variant_run")
 
 
 def read_json(path: Path) -> dict:
@@ -199,51 +255,111 @@ def flip_byte(path: Path, offset: int = -100) -> None:
     path.write_bytes(bytes(data))
 
 
-# ------------------------------------------------------------------ the README's offline commands, as written
+# ------------------------------------------------------------------ order, prefetch, and the closing table
 
-BACKGROUND_KEY = pytest.StashKey[dict]()
+# A test that asks for any of these (directly or through another fixture) needs an export run or PyLate's venv.
+NEEDS_AN_EXPORT = {"exports", "pylate", "background_readme_runs", *CHECKPOINT_RUNS}
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "export: needs an export run or PyLate (deselect with -m 'not export' for the "
+                                       "fast tier, README \"Tests\")")
+    config.addinivalue_line("markers", "covered_by(test): a part of that test, for the fast tier; left out of a run "
+                                       "that collects the test itself")
+
+
+def _rank(item) -> int:
+    """When a test can run: 0 at once; then after the runs that the farm's streams finish first."""
+    names = fixtures_of(item)
+    if "background_readme_runs" in names:
+        return 4
+    if "exports" in names:
+        return 3
+    if names & {"trained_run", "minilm_checkpoint", "pylate"}:
+        return 2
+    return 1 if names & {"mxbai_run", "variant_run", "mxbai_checkpoint", "variant_checkpoint"} else 0
+
+
+def fixtures_of(item) -> set[str]:
+    """The fixtures a test asks for, and those it gets by name from a parameter (request.getfixturevalue)."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return set(getattr(item, "fixturenames", ())) | {v for v in params.values() if isinstance(v, str)}
+
+
+def pytest_itemcollected(item):
+    if NEEDS_AN_EXPORT & fixtures_of(item):
+        item.add_marker(pytest.mark.export)
+
+
+@pytest.hookimpl(trylast=True)  # after -m has deselected what it will
 def pytest_collection_modifyitems(session, config, items):
-    """The README's offline commands run as written (the fixture tokenizer for its placeholder path), one after
-    the other in a process of their own beside the rest of the session, at the lowest priority, each from a
-    fresh directory; test_readme_commands.py waits for them, last, so that the session's other tests run while
-    the commands do (its wait would otherwise leave a core idle). Only when that test was collected."""
-    readme = [item for item in items if item.nodeid.startswith("tests/test_readme_commands.py")]
-    if not readme:
+    items.sort(key=_rank)  # stable: file order within a rank
+    names = {getattr(item, "originalname", item.name) for item in items}
+    covered = [item for item in items if any(m.args[0] in names for m in item.iter_markers("covered_by"))]
+    if covered:
+        config.hook.pytest_deselected(items=covered)
+        items[:] = [item for item in items if item not in covered]
+
+
+# The order the runs start in, two at a time: the trained run (the longest) on one stream; the mxbai-layout run,
+# then the README's two commands one after the other on the other (the second copies the first's fp32 and fp16
+# conversions from the artifact cache); then the variant, unless a test asked for it first.
+PREFETCH = [("trained_run", ("run", "trained_run")), ("mxbai_run", ("run", "mxbai_run")),
+            ("exports", ("readme", README_WITH_TOKENIZER)),
+            ("background_readme_runs", ("readme", 1 - README_WITH_TOKENIZER)),
+            ("variant_run", ("run", "variant_run"))]
+
+
+def pytest_collection_finish(session):
+    """Start the runs the collected (and not deselected) tests need, with the session's own cache: synthetic
+    checkpoints are written fresh into it."""
+    root = session.config._tmp_path_factory.mktemp("builds")
+    os.environ["XDG_CACHE_HOME"] = str(root / "cache")
+    session.config.stash[BUILDS_KEY] = builds = Builds(session.config, root)
+    if session.config.option.collectonly:
         return
-    items[:] = [item for item in items if item not in readme] + readme
-    root = Path(tempfile.mkdtemp(prefix="readme-commands-"))
-    runs, script = {}, []
-    for n, words in enumerate(readme_offline_commands()):
-        cwd = root / f"run{n}"
-        (cwd / "cache").mkdir(parents=True)
-        command = shlex.join([sys.executable, "-m", "export", *as_run(words)])
-        script.append(f"cd {shlex.quote(str(cwd))} && XDG_CACHE_HOME=cache {command} > stdout.txt 2> stderr.txt; "
-                      f"echo $? > code.txt")
-        runs[tuple(words)] = cwd
-    # At the lowest priority: two processes of spinning thread pools on two cores slow each other down more
-    # than running one after the other would, so these take only what the session leaves idle. A process group,
-    # not a session of its own: where the kernel groups the scheduler by session (autogroup), nice only counts
-    # within one.
-    process = subprocess.Popen(["nice", "-n", "19", "bash", "-c", "\n".join(script)], process_group=0)
-    config.stash[BACKGROUND_KEY] = {"process": process, "runs": runs, "root": root}
+    needed = set().union(*(fixtures_of(item) for item in session.items))
+    for fixture, key in PREFETCH:
+        if fixture in needed or (fixture == "exports" and "background_readme_runs" in needed):
+            builds.submit(key)
+
+
+# In CI every toolchain is installed (.ci/run), so the only tests that may skip are those that need Core ML itself,
+# which only Apple's systems have: their reasons say so.
+NEEDS_CORE_ML = ("Core ML predictions run only on macOS",)
+DISALLOWED_SKIPS: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and os.environ.get("CI"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        if not any(allowed in reason for allowed in NEEDS_CORE_ML):
+            DISALLOWED_SKIPS.append(f"{report.nodeid}: {reason}")
 
 
 def pytest_sessionfinish(session, exitstatus):
-    background = session.config.stash.get(BACKGROUND_KEY, None)
-    if background:
-        if background["process"].poll() is None:
-            os.killpg(background["process"].pid, signal.SIGKILL)
-        shutil.rmtree(background["root"], ignore_errors=True)
+    if DISALLOWED_SKIPS and exitstatus == 0:
+        session.exitstatus = 1
+        print("\nerror: in CI only the tests that need Core ML itself may skip; these skipped:\n  "
+              + "\n  ".join(DISALLOWED_SKIPS))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    builds = config.stash.get(BUILDS_KEY, None)
+    if builds and builds.farm.timings:
+        terminalreporter.write_sep("=", "export runs (seconds each; how long the first test that needed it waited)")
+        terminalreporter.write_line(builds.farm.table())
+
+
+def pytest_unconfigure(config):
+    builds = config.stash.get(BUILDS_KEY, None)
+    if builds:
+        builds.farm.close()
 
 
 @pytest.fixture(scope="session")
-def background_readme_runs(request) -> dict:
-    """README words -> (exit code, working directory, stdout), once the background process ends."""
-    background = request.config.stash.get(BACKGROUND_KEY, None)
-    if background is None:
-        pytest.fail("the README's commands were not started (test_readme_commands.py was not collected)")
-    background["process"].wait(timeout=5400)
-    return {words: (int((cwd / "code.txt").read_text()), cwd, (cwd / "stdout.txt").read_text())
-            for words, cwd in background["runs"].items()}
+def background_readme_runs(builds) -> dict:
+    """README words -> (exit code, working directory, stdout)."""
+    return {tuple(words): (run.code, run.cwd, run.stdout)
+            for words, run in ((words, builds.export(("readme", n)))
+                               for n, words in enumerate(readme_offline_commands()))}

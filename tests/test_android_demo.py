@@ -1,6 +1,6 @@
 """android-demo/colbert (the Kotlin library on ONNX Runtime's Java API): its JUnit tests on the conformance
 vectors and on real bundles, and its CLI held to the Python runtime on the same bundles. Needs Java 17+ and
-Maven; Maven Central serves the dependencies."""
+Maven; Maven Central serves the dependencies, or where it does not answer a copy of ../shared/vendor (tests/registries.py)."""
 from __future__ import annotations
 
 import json
@@ -16,32 +16,53 @@ import pytest
 import runtimes
 from export import parity_texts
 from export.parity import TIERS, Encoded, compare
-from tests import port_cli
+from tests import port_cli, registries
 from tests.conftest import FIXTURE_TOKENIZER
 from tests.test_index import SAMPLE_CORPUS
 
 MODULE = Path(__file__).resolve().parents[1] / "android-demo" / "colbert"
 JAR = MODULE / "target" / "colbert-cli.jar"
+VENDOR_COPIES = MODULE.parents[1] / ".pytest_cache" / "d" / "vendor"  # where no registry answers
 pytestmark = pytest.mark.skipif(shutil.which("java") is None or shutil.which("mvn") is None,
                                 reason="no Java and Maven on this machine")
 
 
 def mvn(*goals: str, env: dict | None = None, timeout: int = 1800) -> subprocess.CompletedProcess:
-    return subprocess.run(["mvn", "-B", "-f", str(MODULE / "pom.xml"), *goals], capture_output=True, text=True,
+    flags = registries.maven_flags(VENDOR_COPIES)
+    return subprocess.run(["mvn", "-B", *flags, "-f", str(MODULE / "pom.xml"), *goals], capture_output=True, text=True,
                           env=env, timeout=timeout)
 
 
 @pytest.fixture(scope="session")
 def colbert_cli() -> Path:
-    """The CLI jar, built once per session with the README's command (tests skipped: the next test runs them)."""
-    done = mvn("-q", "package", "-DskipTests")
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    """The CLI jar, built with the README's command (tests skipped: the next test runs them) unless one newer
+    than every source and the pom is there (`.ci/run` builds it before the tests)."""
+    sources = [MODULE / "pom.xml", *(p for p in (MODULE / "src").rglob("*") if p.is_file())]
+    if not JAR.is_file() or JAR.stat().st_mtime < max(p.stat().st_mtime for p in sources):
+        done = mvn("-q", "package", "-DskipTests")
+        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     return JAR
 
 
 def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(["java", "-jar", str(JAR), *args], input=stdin, capture_output=True, text=True, timeout=900,
                           **({} if stdin is not None else {"stdin": subprocess.DEVNULL}))
+
+
+def _surefire(done: subprocess.CompletedProcess) -> None:
+    """Maven passed, ran tests, and none failed, errored or was skipped."""
+    summary = re.findall(r"Tests run: (\d+), Failures: (\d+), Errors: (\d+), Skipped: (\d+)\s*$", done.stdout, re.M)
+    assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-2000:]
+    run, failures, errors, skipped = map(int, summary[-1])
+    assert run > 0 and failures == errors == skipped == 0, summary[-1]
+
+
+@pytest.mark.covered_by("test_maven_tests_pass_on_the_vectors_and_real_bundles")
+def test_maven_tests_pass_on_the_conformance_vectors(minilm_checkpoint):
+    """The fast tier's share of the test below, which runs these classes too: the vector files, no bundle."""
+    env = {**os.environ, "MXBAI_TOKENIZER": str(FIXTURE_TOKENIZER),
+           "MINILM_TOKENIZER": str(minilm_checkpoint / "tokenizer.json")}
+    _surefire(mvn("test", "-Dtest=ConformanceTest,IndexConformanceTest,UnicodeTablesTest,VersionsTest", env=env))
 
 
 def test_maven_tests_pass_on_the_vectors_and_real_bundles(colbert_cli, trained_run, mxbai_run, variant_run,
@@ -52,11 +73,7 @@ def test_maven_tests_pass_on_the_vectors_and_real_bundles(colbert_cli, trained_r
            "MINILM_TOKENIZER": str(minilm_checkpoint / "tokenizer.json"),
            "COLBERT_BUNDLES": ":".join(map(str, bundles)),
            "COLBERT_TFLITE_BUNDLES": ":".join(str(trained_run.bundle("tflite", p)) for p in ("fp32", "int8"))}
-    done = mvn("test", env=env, timeout=2400)
-    summary = re.findall(r"Tests run: (\d+), Failures: (\d+), Errors: (\d+), Skipped: (\d+)\s*$", done.stdout, re.M)
-    assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-2000:]
-    run, failures, errors, skipped = map(int, summary[-1])
-    assert run > 0 and failures == errors == skipped == 0, summary[-1]
+    _surefire(mvn("test", env=env, timeout=2400))
 
 
 @pytest.mark.parametrize("run_name", ["mxbai_run", "variant_run", "trained_run"])  # BPE twice, WordPiece

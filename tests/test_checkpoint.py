@@ -54,21 +54,31 @@ def test_synthetic_checkpoint_has_the_exact_architecture(size, params, head, dim
     assert (checkpoint.path / "tokenizer.json").read_bytes() == FIXTURE_TOKENIZER.read_bytes()
 
 
-def test_synthetic_checkpoint_is_deterministic(tmp_path, monkeypatch):
+def _resolve_with_cache(cache: Path, *args: str) -> tuple[Path, dict]:
+    """resolve("17m", synthetic=True, ...) with another cache, in a process of its own: the session's export
+    runs read this process's cache setting from other threads meanwhile."""
+    script = ("import json, sys; from export.source import resolve; c = resolve('17m', synthetic=True, "
+              "tokenizer=sys.argv[1] or None); print(json.dumps([str(c.path), c.settings.query_prefix_id, "
+              "c.settings.document_prefix_id, c.settings.mask_token_id]))")
+    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "XDG_CACHE_HOME": str(cache)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    path, *ids = json.loads(done.stdout.splitlines()[-1])
+    return Path(path), ids
+
+
+def test_synthetic_checkpoint_is_deterministic(tmp_path):
     first = resolve("17m", synthetic=True, tokenizer=FIXTURE_TOKENIZER).path
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    second = resolve("17m", synthetic=True, tokenizer=FIXTURE_TOKENIZER).path
+    second, _ = _resolve_with_cache(tmp_path, str(FIXTURE_TOKENIZER))
     assert first != second
     for name in ("model.safetensors", "1_Dense/model.safetensors", "2_Dense/model.safetensors", "tokenizer.json"):
         assert sha256(first / name) == sha256(second / name)
 
 
-def test_synthetic_without_a_tokenizer_uses_a_generated_one(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    checkpoint = resolve("17m", synthetic=True)
-    s = checkpoint.settings
-    assert (s.query_prefix_id, s.document_prefix_id, s.mask_token_id) == (50368, 50369, 50284)
-    assert checkpoint.path.name.endswith("-bytetok")
+def test_synthetic_without_a_tokenizer_uses_a_generated_one(tmp_path):
+    path, ids = _resolve_with_cache(tmp_path, "")
+    assert ids == [50368, 50369, 50284]  # query prefix, document prefix, mask
+    assert path.name.endswith("-bytetok")
 
 
 def test_settings_are_read_from_the_checkpoint_files(minilm_checkpoint, tmp_path):

@@ -14,10 +14,11 @@ import runtimes
 from export import parity_texts
 from export.parity import TIERS
 from tests.conftest import FIXTURE_TOKENIZER, flip_byte
-from tests import port_cli
+from tests import port_cli, registries
 from tests.test_index import SAMPLE_CORPUS
 
 WEB = Path(__file__).resolve().parents[1] / "web-demo"
+VENDOR_COPIES = WEB.parent / ".pytest_cache" / "d" / "vendor"  # where no registry answers
 pytestmark = pytest.mark.skipif(shutil.which("node") is None or shutil.which("npm") is None,
                                 reason="no Node.js and npm on this machine")
 
@@ -27,13 +28,27 @@ def web_demo() -> Path:
     """web-demo with its pinned packages installed (npm ci, once, when node_modules is older than the lock)."""
     installed = WEB / "node_modules" / ".package-lock.json"
     if not installed.is_file() or installed.stat().st_mtime < (WEB / "package-lock.json").stat().st_mtime:
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=WEB, check=True, capture_output=True, timeout=900)
+        done = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", *registries.npm_flags(VENDOR_COPIES)], cwd=WEB,
+                              capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stderr[-3000:]
     return WEB
 
 
 def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(["node", str(WEB / "cli.mjs"), *args], input=stdin, capture_output=True, text=True,
                           timeout=900, **({} if stdin is not None else {"stdin": subprocess.DEVNULL}))
+
+
+@pytest.mark.covered_by("test_node_tests_pass_on_the_vectors_and_real_bundles")
+def test_node_tests_pass_on_the_conformance_vectors(web_demo, minilm_checkpoint):
+    """The fast tier's share of the test below, which runs these files too: the vector files, no bundle."""
+    env = {**os.environ, "MXBAI_TOKENIZER": str(FIXTURE_TOKENIZER),
+           "MINILM_TOKENIZER": str(minilm_checkpoint / "tokenizer.json")}
+    result = subprocess.run(["node", "--test", "test/conformance.test.mjs", "test/tables.test.mjs"], cwd=web_demo,
+                            env=env, capture_output=True, text=True, timeout=900)
+    summary = result.stdout[-600:]
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert "# fail 0" in summary and "# skipped 0" in summary and "# pass 0" not in summary, summary
 
 
 def test_node_tests_pass_on_the_vectors_and_real_bundles(web_demo, trained_run, mxbai_run, variant_run,
