@@ -1,6 +1,6 @@
 // swift-tools-version: 6.0
 // A Swift Playgrounds-style app package: Xcode opens this folder and builds the app, no generator step.
-// It needs the bundle's platform: Core ML multifunction packages (one fixed shape per function) need iOS 18.
+// It needs the bundle's platform: Core ML multifunction packages (one function per bucket) need iOS 18.
 import AppleProductTypes
 import PackageDescription
 

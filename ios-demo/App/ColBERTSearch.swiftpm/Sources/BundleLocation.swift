@@ -1,3 +1,4 @@
+import ColBERTKit
 import Foundation
 
 /// Where the exported Core ML bundle comes from: one imported from the Files app (kept in Application Support,
@@ -14,7 +15,9 @@ enum BundleLocation {
             .appendingPathComponent("ColBERTSearch/bundle", isDirectory: true)
     }
 
-    /// Copies a folder picked in the Files app; the previous bundle is replaced only once the copy is complete.
+    /// Copies a folder picked in the Files app into a staging folder and opens it there (every file against its
+    /// manifest, colbert.json, tokenizer.json, golden.json); the previous bundle is replaced only by a bundle that
+    /// opened, so a bad or half-copied pick never costs the working one.
     static func importFolder(_ picked: URL) throws -> URL {
         let scoped = picked.startAccessingSecurityScopedResource()
         defer { if scoped { picked.stopAccessingSecurityScopedResource() } }
@@ -23,6 +26,7 @@ enum BundleLocation {
         try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
         do {
             try FileManager.default.copyItem(at: picked, to: staging)
+            _ = try ColBERTBundle(at: staging)
             if FileManager.default.fileExists(atPath: target.path) {
                 _ = try FileManager.default.replaceItemAt(target, withItemAt: staging)
             } else {

@@ -84,6 +84,10 @@ struct StatusSection: View {
                 if let manifest = model.manifest {
                     LabeledContent(manifest.model.name, value: "\(manifest.target) \(manifest.precision)")
                 }
+                if model.isSynthetic {
+                    Label("Synthetic weights: random, useless for retrieval. Export the trained model to search.",
+                          systemImage: "exclamationmark.triangle").foregroundStyle(.orange)
+                }
             case .failed(let message):
                 Label(message, systemImage: "exclamationmark.triangle").foregroundStyle(.red)
                 Button("Open another bundle", action: pickBundle)
@@ -101,8 +105,10 @@ struct SelfTestSection: View {
             Label(report.passed ? "Passed" : "Failed", systemImage: report.passed ? "checkmark.seal" : "xmark.seal")
                 .foregroundStyle(report.passed ? .green : .red)
             LabeledContent("Token ids", value: report.idsExact ? "exact" : "\(report.idMismatches.count) differ")
-            LabeledContent("Cosine min", value: report.cosineMin.formatted(.number.precision(.fractionLength(5))))
-            LabeledContent("MaxSim error max", value: report.maxsimRelativeErrorMax.formatted(.number.precision(.significantDigits(3))))
+            LabeledContent("Cosine min", value: report.cosineMin?.formatted(.number.precision(.fractionLength(5))) ?? "not measured")
+            LabeledContent("MaxSim error max",
+                           value: report.maxsimRelativeErrorMax?.formatted(.number.precision(.significantDigits(3))) ?? "not measured")
+            LabeledContent("Top-10 agreement", value: report.top10Agreement?.formatted(.percent) ?? "not measured")
             ForEach(report.failures, id: \.self) { Text($0).foregroundStyle(.red) }
         }
     }

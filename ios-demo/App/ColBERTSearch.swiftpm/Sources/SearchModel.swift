@@ -24,6 +24,7 @@ final class SearchModel {
     let corpus: [String]
     private(set) var phase: Phase = .needsBundle
     private(set) var manifest: Manifest?
+    private(set) var buckets: [String: IOSpec.Bucket] = [:]
     private(set) var selfTest: SelfTestReport?
     private(set) var hits: [Hit] = []
     private(set) var latency: Duration?
@@ -31,7 +32,7 @@ final class SearchModel {
 
     private var bundleURL: URL?
     private var pipeline: ColBERTPipeline?
-    private var index: MultiVectorIndex?
+    private var index: ColBERTIndex?
     private var searchTask: Task<Void, Never>?
     private var lastQuery = ""
 
@@ -48,8 +49,12 @@ final class SearchModel {
         await open(url)
     }
 
+    /// Seeded random weights (the export's --synthetic): the screens say the results mean nothing.
+    var isSynthetic: Bool { manifest?.model.synthetic ?? false }
+
+    /// A picked bundle is copied and verified in a staging folder; only a bundle that opens replaces the old one.
     func importBundle(from picked: URL) async {
-        phase = .working("Copying the bundle")
+        phase = .working("Copying and checking the bundle")
         do {
             await open(try await Task.detached { try BundleLocation.importFolder(picked) }.value)
         } catch {
@@ -72,7 +77,8 @@ final class SearchModel {
             phase = .working("Checking the bundle's files")
             let bundle = try await Task.detached { try ColBERTBundle(at: url) }.value
             manifest = bundle.manifest
-            let tokenizer = try await Task.detached { try ColBERTTokenizer(bundle: bundle) }.value
+            buckets = bundle.settings.io.buckets
+            let tokenizer = ColBERTTokenizer(bundle: bundle)
             phase = .working("Compiling the Core ML model")
             let encoder = try await CoreMLEncoder(bundle: bundle, computeUnits: compute.units)
             let pipeline = ColBERTPipeline(tokenizer: tokenizer, encoder: encoder)
@@ -87,16 +93,21 @@ final class SearchModel {
         }
     }
 
-    private func loadOrBuildIndex(bundle: ColBERTBundle, pipeline: ColBERTPipeline) async throws -> MultiVectorIndex {
+    /// The index file of this bundle, corpus and compute setting (the spec's format): read when it was built by
+    /// this bundle's model for this corpus, else built once and saved.
+    private func loadOrBuildIndex(bundle: ColBERTBundle, pipeline: ColBERTPipeline) async throws -> ColBERTIndex {
         let file = try IndexCache.url(bundle: bundle, corpus: corpus, compute: compute)
-        if let saved = try? MultiVectorIndex.load(from: file), saved.ids == corpus.indices.map(String.init) {
+        let metadata = corpus.map(JSONValue.string)
+        if let saved = try? ColBERTIndex.load(from: file, modelDigest: bundle.modelDigest), saved.metadata == metadata {
             return saved
         }
-        var index = MultiVectorIndex(dim: bundle.settings.dim)
+        var documents: [TokenVectors] = []
         for (n, text) in corpus.enumerated() {
             phase = .indexing(done: n, of: corpus.count)
-            try index.add(id: String(n), vectors: try await pipeline.encode([text], isQuery: false)[0])
+            documents += try await pipeline.encode([text], isQuery: false)
         }
+        let index = try ColBERTIndex(documents: documents, metadata: metadata, modelDigest: bundle.modelDigest,
+                                     dim: bundle.settings.dim)
         try index.save(to: file)
         return index
     }
@@ -123,7 +134,7 @@ final class SearchModel {
                 guard !Task.isCancelled else { return }
                 latency = elapsed
                 hits = top.compactMap { hit in
-                    Int(hit.id).flatMap { corpus.indices.contains($0) ? Hit(id: $0, text: corpus[$0], score: hit.score) : nil }
+                    corpus.indices.contains(hit.index) ? Hit(id: hit.index, text: corpus[hit.index], score: hit.score) : nil
                 }
             } catch {
                 phase = .failed("\(error)")

@@ -16,15 +16,18 @@ struct SettingsView: View {
                     }
                     .pickerStyle(.inline)
                 } footer: {
-                    Text("All lets Core ML use the Neural Engine; each fixed shape of the bundle can run there.")
+                    Text("All lets Core ML use the Neural Engine; each bucket of the bundle can run there.")
                 }
                 if let manifest = model.manifest {
                     Section("Bundle") {
                         LabeledContent("Model", value: manifest.model.name)
                         LabeledContent("Precision", value: manifest.precision)
-                        LabeledContent("Needs", value: manifest.details?.minimumDeploymentTarget ?? "iOS 18")
-                        LabeledContent("Shapes", value: (manifest.details?.functions ?? [:])
-                            .map { "\($0.value.last ?? 0)" }.sorted { Int($0) ?? 0 < Int($1) ?? 0 }.joined(separator: ", "))
+                        LabeledContent("Needs", value: manifest.details.minimumDeploymentTarget ?? "iOS 18")
+                        LabeledContent("Buckets", value: model.buckets.sorted { ($0.value.kind, $0.value.length) < ($1.value.kind, $1.value.length) }
+                            .map { "\($0.value.kind) \($0.value.length)" }.joined(separator: ", "))
+                        if model.isSynthetic {
+                            LabeledContent("Weights", value: "synthetic (random): useless for retrieval")
+                        }
                     }
                 }
             }

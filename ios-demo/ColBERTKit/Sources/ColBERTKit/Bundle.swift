@@ -1,72 +1,48 @@
 import Foundation
 
-/// A bundle that cannot be trusted or read; the description names the file and says what to do.
-public enum BundleError: Error, Equatable, Sendable, CustomStringConvertible {
-    case notABundle(String)
-    case missingFiles([String])
-    case hashMismatch([String])
-    case unlistedFiles([String])
-    case unreadable(file: String, reason: String)
-
-    public var description: String {
-        switch self {
-        case .notABundle(let path): "\(path) is not a bundle: no manifest.json (re-run the export)"
-        case .missingFiles(let files): "missing \(files.joined(separator: ", ")); the bundle is incomplete, re-export it"
-        case .hashMismatch(let files): "sha256 mismatch for \(files.joined(separator: ", ")); the bundle was modified, re-export it"
-        case .unlistedFiles(let files): "unlisted files \(files.joined(separator: ", ")); remove them or re-export"
-        case .unreadable(let file, let reason): "\(file) cannot be read (\(reason)); re-export the bundle"
-        }
-    }
-}
-
-/// `manifest.json`: what a bundle holds and the sha256 of every file.
-public struct Manifest: Decodable, Sendable {
-    public struct Model: Decodable, Sendable {
-        public var name: String
-        public var source: String
-        public var synthetic: Bool
-    }
-
-    /// Target-specific facts; a Core ML bundle names its minimum deployment target and its functions.
-    public struct Details: Decodable, Sendable {
-        public var minimumDeploymentTarget: String?
-        public var functions: [String: [Int]]?
-
-        enum CodingKeys: String, CodingKey {
-            case minimumDeploymentTarget = "minimum_deployment_target", functions
-        }
-    }
-
-    public var target: String
-    public var precision: String
-    public var artifact: String
-    public var files: [String: String]
-    public var model: Model
-    public var details: Details?
-}
-
-/// An exported bundle, opened only once every file matches its manifest.
+/// An exported bundle, opened in the spec's order ("Opening a bundle"): the manifest, the files against it, the
+/// target, colbert.json, tokenizer.json's kind, golden.json. The artifact is loaded by the encoder
+/// (`unreadable_model`).
 public struct ColBERTBundle: Sendable {
     public static let manifestName = "manifest.json"
+    /// The one target ColBERTKit runs: Core ML (on Apple systems).
+    public static let supportedTargets: Set<String> = ["coreml"]
 
     public let url: URL
     public let manifest: Manifest
     public let settings: ColBERTSettings
+    public let tokenizer: HFTokenizer
     public let golden: Golden
 
     public var tokenizerURL: URL { url.appendingPathComponent("tokenizer.json") }
     public var artifactURL: URL { url.appendingPathComponent(manifest.artifact) }
+    public var modelDigest: String { manifest.modelDigest }
 
-    /// Opens the bundle at `url`: checks every file's sha256 against the manifest, then reads the settings.
     public init(at url: URL) throws(BundleError) {
         self.url = url
-        manifest = try Self.decode(Manifest.self, url.appendingPathComponent(Self.manifestName), missing: .notABundle(url.path))
-        try Self.verify(url, manifest)
-        settings = try Self.decode(ColBERTSettings.self, url.appendingPathComponent("colbert.json"))
-        golden = try Self.decode(Golden.self, url.appendingPathComponent("golden.json"))
+        let manifestURL = url.appendingPathComponent(Self.manifestName)
+        guard FileManager.default.fileExists(atPath: manifestURL.path) else {
+            throw BundleError(.notABundle, "\(url.path) is not a bundle: no manifest.json (re-run the export)")
+        }
+        manifest = try Manifest(Fields.read(manifestURL, name: manifestURL.path))
+        try Self.checkFiles(url, manifest)
+        guard Self.supportedTargets.contains(manifest.target) else {
+            throw BundleError(.unknownTarget, "\(manifestURL.path): target \(manifest.target) is not one ColBERTKit runs "
+                + "(coreml); export a Core ML bundle (python -m export coreml)")
+        }
+        let colbert = url.appendingPathComponent("colbert.json")
+        settings = try ColBERTSettings(Fields.read(colbert, name: colbert.path))
+        tokenizer = try HFTokenizer(fileAt: url.appendingPathComponent("tokenizer.json"))
+        let goldenURL = url.appendingPathComponent("golden.json")
+        let goldenFields = try Fields.read(goldenURL, name: goldenURL.path)
+        golden = try Golden(json: goldenFields.object, place: goldenURL.path)
+        let dim = settings.dim
+        guard (golden.queries + golden.documents).allSatisfy({ $0.vectors.allSatisfy { $0.count == dim } }) else {
+            throw BundleError(.malformed, "\(goldenURL.path): a reference vector is not of colbert.json's dim \(dim); re-export the bundle")
+        }
     }
 
-    /// Every file under `root` but the manifest, by path relative to it.
+    /// Every regular file under `root` but the manifest, by `/`-separated path relative to it.
     static func listFiles(_ root: URL) -> [String] {
         let prefix = root.standardizedFileURL.path + "/"
         let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey])
@@ -79,31 +55,28 @@ public struct ColBERTBundle: Sendable {
         return files.sorted()
     }
 
-    /// Refuses a bundle unless it holds exactly the files its manifest lists, unchanged.
-    static func verify(_ root: URL, _ manifest: Manifest) throws(BundleError) {
+    /// Missing files first, then changed ones, then files the manifest does not list (the spec's order).
+    static func checkFiles(_ root: URL, _ manifest: Manifest) throws(BundleError) {
         let actual = Set(listFiles(root))
         let expected = Set(manifest.files.keys)
         let missing = expected.subtracting(actual).sorted()
-        if !missing.isEmpty { throw .missingFiles(missing) }
+        if !missing.isEmpty {
+            throw BundleError(.missingFile, "\(root.path): missing \(missing.joined(separator: ", ")); the bundle is incomplete, re-export it")
+        }
         var changed: [String] = []
         for file in expected.sorted() {
             let digest: String
             do { digest = try SHA256Digest.hex(fileAt: root.appendingPathComponent(file)) } catch {
-                throw .unreadable(file: file, reason: error.localizedDescription)
+                throw BundleError(.missingFile, "\(root.path): \(file) cannot be read (\(error.localizedDescription)); re-export the bundle")
             }
             if digest != manifest.files[file] { changed.append(file) }
         }
-        if !changed.isEmpty { throw .hashMismatch(changed) }
-        let extra = actual.subtracting(expected).sorted()
-        if !extra.isEmpty { throw .unlistedFiles(extra) }
-    }
-
-    static func decode<T: Decodable>(_ type: T.Type, _ file: URL, missing: BundleError? = nil) throws(BundleError) -> T {
-        guard let data = FileManager.default.contents(atPath: file.path) else {
-            throw missing ?? .missingFiles([file.lastPathComponent])
+        if !changed.isEmpty {
+            throw BundleError(.tampered, "\(root.path): sha256 mismatch for \(changed.joined(separator: ", ")); the bundle was modified, re-export it")
         }
-        do { return try JSONDecoder().decode(type, from: data) } catch {
-            throw .unreadable(file: file.lastPathComponent, reason: "not the JSON this version reads: \(error)")
+        let extra = actual.subtracting(expected).sorted()
+        if !extra.isEmpty {
+            throw BundleError(.unlistedFile, "\(root.path): unlisted files \(extra.joined(separator: ", ")); remove them or re-export")
         }
     }
 }

@@ -5,27 +5,32 @@ public struct EncodedBatch: Sendable, Equatable {
     public var inputIds: [[Int]]
     public var attentionMask: [[Int]]
     public var keep: [[Bool]]
+
+    /// The kept positions of row `n`.
+    public func keptPositions(_ n: Int) -> [Int] { keep[n].enumerated().filter(\.element).map(\.offset) }
 }
 
-/// PyLate's `ColBERT.tokenize` and its filtering, exactly as `runtimes/colbert.py` does them: preprocess,
-/// tokenise to the kind's length (less one for the prefix), insert the prefix after [CLS], pad with the mask
-/// id (queries to query_length with expansion), and keep what PyLate returns.
+/// PyLate's `ColBERT.tokenize` and its filtering (spec/bundle.md, "Encoding a text", steps 1 to 6):
+/// preprocess, tokenise to the kind's length (less one for the prefix), insert the prefix after [CLS], pad
+/// (queries to query_length with expansion), and keep what PyLate returns.
 public struct ColBERTTokenizer: Sendable {
     public let settings: ColBERTSettings
     private let tokenizer: HFTokenizer
     private let preprocess: TextPreprocessor
     private let skiplist: Set<Int>
 
-    public init(bundle: ColBERTBundle) throws(TokenizerError) {
-        guard let data = FileManager.default.contents(atPath: bundle.tokenizerURL.path) else {
-            throw .unreadable("no tokenizer.json in the bundle")
-        }
-        try self.init(tokenizerJSON: data, settings: bundle.settings)
+    /// The bundle's tokenizer, already read and checked when the bundle was opened.
+    public init(bundle: ColBERTBundle) {
+        self.init(tokenizer: bundle.tokenizer, settings: bundle.settings)
     }
 
-    public init(tokenizerJSON: Data, settings: ColBERTSettings) throws(TokenizerError) {
+    public init(tokenizerJSON: Data, settings: ColBERTSettings) throws(BundleError) {
+        self.init(tokenizer: try HFTokenizer(json: tokenizerJSON), settings: settings)
+    }
+
+    public init(tokenizer: HFTokenizer, settings: ColBERTSettings) {
         self.settings = settings
-        tokenizer = try HFTokenizer(json: tokenizerJSON)
+        self.tokenizer = tokenizer
         preprocess = TextPreprocessor(settings: settings)
         skiplist = Set(settings.skiplistIds)
     }
@@ -41,10 +46,10 @@ public struct ColBERTTokenizer: Sendable {
             return [ids[0], prefixId] + ids.dropFirst()
         }
         let expand = isQuery && s.doQueryExpansion
-        let width = expand ? length : (rows.map(\.count).max() ?? 0)
-        let padId = expand ? s.maskTokenId : s.padTokenId
+        let width = expand ? max(length, rows.map(\.count).max() ?? 0) : (rows.map(\.count).max() ?? 0)
         var batch = EncodedBatch(inputIds: [], attentionMask: [], keep: [])
         for row in rows {
+            let padId = expand ? s.maskTokenId : s.padTokenId
             let ids = row + Array(repeating: padId, count: width - row.count)
             var mask = Array(repeating: 1, count: row.count) + Array(repeating: 0, count: width - row.count)
             if expand && s.attendToExpansionTokens { mask = Array(repeating: 1, count: width) }

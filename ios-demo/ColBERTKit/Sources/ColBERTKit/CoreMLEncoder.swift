@@ -13,8 +13,8 @@ extension ComputeChoice {
 }
 
 /// The bundle's .mlpackage run by Core ML. The package is compiled at run time once (`MLModel.compileModel(at:)`)
-/// and cached by its hashes; each fixed-shape function (iOS 18 multifunction) is loaded on first use. A sequence
-/// goes through the smallest function that holds it, padded; int32 inputs; fp16 or fp32 output read as Float.
+/// and cached by its hashes; each bucket's function (iOS 18 multifunction) is loaded on first use. A sequence
+/// goes through the smallest bucket that holds it, padded; int32 inputs; fp16 or fp32 output read as Float.
 /// NOT YET COMPILED OR RUN: this machine has no Apple frameworks (see ios-demo/README.md).
 @available(iOS 18.0, macOS 15.0, *)
 public actor CoreMLEncoder: Encoder {
@@ -24,15 +24,25 @@ public actor CoreMLEncoder: Encoder {
     private let padTokenId: Int
     private var functions: [String: MLModel]
 
+    /// Compiles the package and loads the query bucket's function; a package Core ML cannot compile or load is
+    /// the bundle's `unreadable_model`, naming the artifact.
     public init(bundle: ColBERTBundle, computeUnits: MLComputeUnits) async throws {
-        let compiled = try await Self.compiled(bundle)
         let io = bundle.settings.io
         let query = try io.bucket(forLength: 1, isQuery: true).name
+        let compiled: URL
+        let first: MLModel
+        do {
+            compiled = try await Self.compiled(bundle)
+            first = try Self.load(compiled, function: query, computeUnits: computeUnits)  // fails early
+        } catch {
+            throw BundleError(.unreadableModel, "\(bundle.artifactURL.path): Core ML cannot load it "
+                + "(\(String(describing: error).split(separator: "\n").first ?? "")); re-export the bundle")
+        }
         self.compiled = compiled
         self.computeUnits = computeUnits
         self.io = io
         self.padTokenId = bundle.settings.padTokenId
-        self.functions = [query: try Self.load(compiled, function: query, computeUnits: computeUnits)]  // fails early
+        self.functions = [query: first]
     }
 
     /// `MLModel.compileModel(at:)` once per distinct package: apps open the same bundle at every launch.
@@ -66,17 +76,17 @@ public actor CoreMLEncoder: Encoder {
     }
 
     public func encode(inputIds: [Int], attentionMask: [Int], isQuery: Bool) async throws -> TokenVectors {
-        let shaped = try io.shaped(inputIds: inputIds, attentionMask: attentionMask, isQuery: isQuery, padTokenId: padTokenId)
+        let bucketed = try io.bucketed(inputIds: inputIds, attentionMask: attentionMask, isQuery: isQuery, padTokenId: padTokenId)
         let input = try MLDictionaryFeatureProvider(dictionary: [
-            io.inputs[0].name: MLFeatureValue(multiArray: try Self.int32Array(shaped.inputIds)),
-            io.inputs[1].name: MLFeatureValue(multiArray: try Self.int32Array(shaped.attentionMask)),
+            io.inputs[0].name: MLFeatureValue(multiArray: try Self.int32Array(bucketed.inputIds)),
+            io.inputs[1].name: MLFeatureValue(multiArray: try Self.int32Array(bucketed.attentionMask)),
         ])
-        let output = try model(for: shaped.function).prediction(from: input)
+        let output = try model(for: bucketed.bucket).prediction(from: input)
         let name = io.outputs[0].name
         guard let vectors = output.featureValue(for: name)?.multiArrayValue, vectors.shape.count == 3 else {
             throw EncoderError.noOutput(name)
         }
-        return Self.rows(vectors, count: shaped.length)
+        return Self.rows(vectors, count: bucketed.length)
     }
 
     static func int32Array(_ values: [Int]) throws -> MLMultiArray {

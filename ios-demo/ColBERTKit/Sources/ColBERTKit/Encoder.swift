@@ -1,7 +1,7 @@
 import Foundation
 
-/// A compiled encoder: one sequence of ids and mask in, one vector per position out. `isQuery` lets an encoder
-/// with fixed shapes per kind (Core ML functions) pick one.
+/// A compiled encoder: one sequence of ids and mask in, one vector per position out. `isQuery` lets a bucketed
+/// encoder (Core ML functions per kind) pick its bucket.
 public protocol Encoder: Sendable {
     func encode(inputIds: [Int], attentionMask: [Int], isQuery: Bool) async throws -> TokenVectors
 }
@@ -36,8 +36,15 @@ public struct ReplayEncoder: Encoder {
         do { recordings = try JSONDecoder().decode([Recording].self, from: data) } catch {
             throw .unreadable("\(error)")
         }
-        table = Dictionary(recordings.map { ($0.input_ids + $0.attention_mask, TokenVectors(rows: $0.vectors, dim: dim)) },
-                           uniquingKeysWith: { first, _ in first })
+        var table: [[Int]: TokenVectors] = [:]
+        for (n, recording) in recordings.enumerated() {
+            guard recording.vectors.allSatisfy({ $0.count == dim }) else {
+                throw .unreadable("recording \(n) has vectors that are not of dim \(dim)")
+            }
+            let key = recording.input_ids + recording.attention_mask
+            if table[key] == nil { table[key] = TokenVectors(rows: recording.vectors, dim: dim) }
+        }
+        self.table = table
     }
 
     public func encode(inputIds: [Int], attentionMask: [Int], isQuery: Bool) async throws -> TokenVectors {
@@ -60,6 +67,7 @@ public struct ColBERTPipeline: Sendable {
         var out: [TokenVectors] = []
         for text in texts {
             let batch = tokenizer.encode([text], isQuery: isQuery)
+            try tokenizer.settings.io.checkBound(batch.inputIds[0].count)  // every engine refuses past the export bound
             let all = try await encoder.encode(inputIds: batch.inputIds[0], attentionMask: batch.attentionMask[0], isQuery: isQuery)
             let dim = all.dim
             let kept = batch.keep[0].enumerated().filter(\.element).flatMap { row, _ in all.values[row * dim ..< (row + 1) * dim] }

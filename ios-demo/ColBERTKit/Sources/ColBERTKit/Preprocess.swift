@@ -1,12 +1,17 @@
 /// What PyLate (through sentence-transformers) does to a text before the tokenizer: strip the bundle's
 /// `strip_codepoints` from both ends, then, with `do_lower_case`, lowercase as Python's `str.lower()` does.
+/// Python's tables come from `charclasses.jsonl` (Python 3.11's Unicode 14), not the toolchain's.
 public struct TextPreprocessor: Sendable {
     private let strip: Set<UInt32>
     private let lowercase: Bool
 
     public init(settings: ColBERTSettings) {
-        strip = Set(settings.stripCodepoints)
-        lowercase = settings.doLowerCase
+        self.init(stripCodepoints: settings.stripCodepoints, lowercase: settings.doLowerCase)
+    }
+
+    public init(stripCodepoints: [UInt32], lowercase: Bool) {
+        strip = Set(stripCodepoints)
+        self.lowercase = lowercase
     }
 
     public func callAsFunction(_ text: String) -> String {
@@ -17,16 +22,16 @@ public struct TextPreprocessor: Sendable {
         return lowercase ? Self.pythonLowercase(scalars) : String(String.UnicodeScalarView(scalars))
     }
 
-    /// Unicode's full lowercase mapping per code point (U+0130 becomes i + U+0307), and Python's one context
-    /// rule: a capital sigma preceded by a cased letter and not followed by one (case-ignorable code points
-    /// skipped both ways) becomes final sigma.
+    /// Python's full lowercase mapping per code point (U+0130 becomes i + U+0307), and its one context rule: a
+    /// capital sigma preceded by a cased letter and not followed by one (case-ignorable code points skipped both
+    /// ways) becomes final sigma.
     static func pythonLowercase(_ scalars: [Unicode.Scalar]) -> String {
         var out = String.UnicodeScalarView()
         for (i, scalar) in scalars.enumerated() {
             if scalar.value == 0x03A3 {
                 out.append(isFinalSigma(scalars, i) ? "\u{03C2}" : "\u{03C3}")
             } else {
-                out.append(contentsOf: scalar.properties.lowercaseMapping.unicodeScalars)
+                UnicodeTables.pythonLower.map(scalar, into: &out)
             }
         }
         return String(out)
@@ -35,9 +40,8 @@ public struct TextPreprocessor: Sendable {
     static func isFinalSigma(_ scalars: [Unicode.Scalar], _ i: Int) -> Bool {
         func casedNeighbour(_ indices: some Sequence<Int>) -> Bool {
             for j in indices {
-                let p = scalars[j].properties
-                if p.isCaseIgnorable { continue }
-                return p.isCased
+                if UnicodeTables.pythonCaseIgnorable.contains(scalars[j]) { continue }
+                return UnicodeTables.pythonCased.contains(scalars[j])
             }
             return false
         }

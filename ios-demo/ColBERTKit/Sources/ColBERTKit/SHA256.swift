@@ -5,13 +5,16 @@ import CryptoKit
 
 /// SHA-256 of bytes, as lowercase hex: CryptoKit where it exists, FIPS 180-4 in Swift elsewhere.
 public enum SHA256Digest {
-    public static func hex(_ data: Data) -> String {
+    public static func hex(_ data: Data) -> String { bytes(data).map { String(format: "%02x", $0) }.joined() }
+
+    /// The raw 32 bytes (an index file's checksum).
+    public static func bytes(_ data: Data) -> [UInt8] {
         #if canImport(CryptoKit)
-        return CryptoKit.SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        return Array(CryptoKit.SHA256.hash(data: data))
         #else
         var hasher = PortableSHA256()
         hasher.update(data)
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return hasher.finalize()
         #endif
     }
 

@@ -43,70 +43,47 @@ final class ScoringTests: XCTestCase {
         let ranked = Scoring.rank(q, [d2, d1, d2], k: 2)
         XCTAssertEqual(ranked.map(\.index), [1, 0])  // ties keep the lower index first
     }
-
-    func testIndexSurvivesASaveLoadRoundTrip() throws {
-        var index = MultiVectorIndex(dim: 3)
-        try index.add(id: "a", vectors: TokenVectors(rows: [[1, 0, 0], [0, 1, 0]], dim: 3))
-        try index.add(id: "東京 🙂", vectors: TokenVectors(rows: [[0, 0, 1]], dim: 3))
-        try index.add(id: "empty", vectors: TokenVectors(values: [], dim: 3))
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("index-\(UUID()).cbki")
-        defer { try? FileManager.default.removeItem(at: url) }
-        try index.save(to: url)
-        let loaded = try MultiVectorIndex.load(from: url)
-        XCTAssertEqual(loaded.ids, index.ids)
-        XCTAssertEqual(loaded.documents, index.documents)
-        let query = TokenVectors(rows: [[0, 0, 1]], dim: 3)
-        XCTAssertEqual(loaded.search(query, k: 1).first?.id, "東京 🙂")
-        XCTAssertThrowsError(try index.add(id: "x", vectors: TokenVectors(rows: [[1, 0]], dim: 2)))
-    }
-
-    func testACorruptIndexIsRefused() {
-        var index = MultiVectorIndex(dim: 2)
-        try? index.add(id: "a", vectors: TokenVectors(rows: [[1, 0]], dim: 2))
-        let data = index.serialized()
-        XCTAssertThrowsError(try MultiVectorIndex(serialized: data.dropLast(3))) { error in
-            XCTAssertEqual(error as? IndexError, .corrupt("document 0 is truncated"))
-        }
-        XCTAssertThrowsError(try MultiVectorIndex(serialized: Data("nope".utf8) + data.dropFirst(4)))
-    }
 }
 
+#if canImport(Accelerate)
+/// Accelerate's MaxSim equals the loops' on random vectors. Compiled only where Accelerate exists: elsewhere
+/// MaxSim is the loops themselves, and there is nothing to compare.
 final class AcceleratedScoringTests: XCTestCase {
-    /// Where Accelerate exists, its MaxSim equals the loops' on random unit vectors (skipped elsewhere: no Accelerate).
     func testAccelerateAgreesWithTheLoops() throws {
-        #if canImport(Accelerate)
         var generator = SystemRandomNumberGenerator()
         for (m, n, dim) in [(1, 1, 48), (32, 300, 48), (7, 3, 128)] {
             let q = TokenVectors(values: (0 ..< m * dim).map { _ in Float.random(in: -1 ... 1, using: &generator) }, dim: dim)
             let d = TokenVectors(values: (0 ..< n * dim).map { _ in Float.random(in: -1 ... 1, using: &generator) }, dim: dim)
             XCTAssertEqual(Scoring.acceleratedMaxSim(q, d), Scoring.loopMaxSim(q, d), accuracy: 1e-4)
         }
-        #else
-        throw XCTSkip("no Accelerate on this system; MaxSim runs the loops")
-        #endif
     }
 }
+#endif
 
-final class FixedShapeTests: XCTestCase {
+final class BucketTests: XCTestCase {
     let io = IOSpec(inputs: [], outputs: [], maxBatch: 1, maxSequence: 512, minSequence: 1, buckets: [
         "encode_query": .init(kind: "query", length: 48), "encode_document_512": .init(kind: "document", length: 512),
         "encode_document_128": .init(kind: "document", length: 128), "encode_document_256": .init(kind: "document", length: 256),
     ])
 
-    func testTheSmallestShapeOfTheKindThatHoldsTheInputIsPicked() throws {
+    func testTheSmallestBucketOfTheKindThatHoldsTheInputIsPicked() throws {
         XCTAssertEqual(try io.bucket(forLength: 48, isQuery: true).name, "encode_query")
         XCTAssertEqual(try io.bucket(forLength: 3, isQuery: false).name, "encode_document_128")
         XCTAssertEqual(try io.bucket(forLength: 128, isQuery: false).name, "encode_document_128")
         XCTAssertEqual(try io.bucket(forLength: 129, isQuery: false).name, "encode_document_256")
         XCTAssertEqual(try io.bucket(forLength: 512, isQuery: false).name, "encode_document_512")
         XCTAssertThrowsError(try io.bucket(forLength: 513, isQuery: false)) { error in
-            XCTAssertEqual(error as? ShapeError, .tooLong(kind: "document", length: 513, largest: 512))
+            XCTAssertEqual((error as? BundleError)?.kind, .inputPastBound)
+        }
+        XCTAssertThrowsError(try io.bucketed(inputIds: Array(repeating: 1, count: 513), attentionMask: Array(repeating: 1, count: 513),
+                                             isQuery: false, padTokenId: 0)) { error in
+            XCTAssertEqual((error as? BundleError)?.kind, .inputPastBound)
         }
     }
 
     func testPaddingUsesThePadTokenAndMaskZeroAndIsCutBack() throws {
-        let shaped = try io.shaped(inputIds: [1, 5, 9], attentionMask: [1, 1, 1], isQuery: false, padTokenId: 7)
-        XCTAssertEqual(shaped.function, "encode_document_128")
+        let shaped = try io.bucketed(inputIds: [1, 5, 9], attentionMask: [1, 1, 1], isQuery: false, padTokenId: 7)
+        XCTAssertEqual(shaped.bucket, "encode_document_128")
         XCTAssertEqual(shaped.inputIds.count, 128)
         XCTAssertEqual(Array(shaped.inputIds.prefix(4)), [1, 5, 9, 7])
         XCTAssertEqual(shaped.attentionMask.reduce(0, +), 3)
@@ -138,9 +115,27 @@ final class TokenizerTests: XCTestCase {
     }
 
     func testAComponentItDoesNotImplementIsRefusedByName() {
-        let json = Data(#"{"normalizer": {"type": "Lowercase"}, "pre_tokenizer": {"type": "Whitespace"}}"#.utf8)
+        let json = Data(#"{"normalizer": {"type": "Lowercase"}, "pre_tokenizer": {"type": "Whitespace"}, "model": {"vocab": {}}}"#.utf8)
         XCTAssertThrowsError(try HFTokenizer(json: json)) { error in
-            XCTAssertEqual(error as? TokenizerError, .unsupported(component: "normalizer", type: "Lowercase"))
+            XCTAssertEqual((error as? BundleError)?.kind, .unknownTokenizerComponent)
+            XCTAssertTrue("\(error)".contains("normalizer is Lowercase"), "\(error)")
+        }
+    }
+
+    func testBPEDropoutIsRefused() {
+        let json = Data(#"""
+            {"normalizer": {"type": "NFC"}, "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "use_regex": true},
+             "model": {"type": "BPE", "vocab": {}, "merges": [], "dropout": 0.1}, "post_processor": {"type": "TemplateProcessing"}}
+            """#.utf8)
+        XCTAssertThrowsError(try HFTokenizer(json: json)) { error in
+            XCTAssertEqual((error as? BundleError)?.kind, .unknownTokenizerComponent)
+            XCTAssertTrue("\(error)".contains("dropout"), "\(error)")
+        }
+    }
+
+    func testATokenizerThatDoesNotParseIsMalformed() {
+        XCTAssertThrowsError(try HFTokenizer(json: Data(#"{"model": "#.utf8))) { error in
+            XCTAssertEqual((error as? BundleError)?.kind, .malformed)
         }
     }
 }
