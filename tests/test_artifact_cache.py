@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 import torch
 
 from export import artifact_cache
@@ -16,6 +17,7 @@ from runtimes.manifest import sha256
 from tests.conftest import FIXTURE_TOKENIZER, read_json, synthetic_args, synthetic_name
 
 
+@pytest.mark.export  # converts in-process: not the fast tier
 def test_a_second_run_reuses_the_conversion_and_publishes_the_same_bundle(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(artifact_cache.ENV, str(tmp_path / "artifacts"))
     bundles = []

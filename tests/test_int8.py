@@ -86,6 +86,7 @@ def test_quantize_encoder_swaps_every_linear_and_the_token_table_in_one_copy():
     torch.testing.assert_close(lowered(ids, mask), expected)
 
 
+@pytest.mark.export  # converts in-process: not the fast tier
 def test_int8_grid_survives_core_mls_blockwise_quantizer(tmp_path):
     """Core ML re-derives the Linear grid from the baked weights: every value must come back on it. The token
     table is not re-derived (coremltools would block it along its rows): its own int8 rows must be there."""
@@ -112,6 +113,7 @@ def test_int8_grid_survives_core_mls_blockwise_quantizer(tmp_path):
     assert any(c.shape == (100, 64) and (c == table.values).all() for c in int8_constants)
 
 
+@pytest.mark.export  # converts in-process: not the fast tier
 def test_core_ml_keeps_a_layer_meant_to_stay_float_in_float(tmp_path):
     """The int8 fallback's float layers: coremltools' quantizer must skip them (found by their const names)."""
     from export.targets.coreml import _blockwise_int8, _convert
@@ -127,6 +129,7 @@ def test_core_ml_keeps_a_layer_meant_to_stay_float_in_float(tmp_path):
         assert ops.count("constexpr_blockwise_shift_scale") == quantized
 
 
+@pytest.mark.export  # converts in-process: not the fast tier
 @pytest.mark.parametrize("kept", [False, True])
 def test_tflite_keeps_a_layer_meant_to_stay_float_in_float(tmp_path, kept):
     """The int8 fallback's float layers: ai-edge-quantizer must leave their FULLY_CONNECTED weights float."""

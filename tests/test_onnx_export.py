@@ -116,6 +116,7 @@ def test_summary_table_and_progress_of_all(mxbai_run):
     assert progress and all("SYNTHETIC" in line for line in progress[2:])
 
 
+@pytest.mark.export  # converts in-process: not the fast tier
 def test_a_converter_crash_is_reported_and_the_other_bundles_still_build(tmp_path, monkeypatch, capsys):
     from export.targets.onnx import TARGET
 
@@ -136,6 +137,7 @@ def test_a_converter_crash_is_reported_and_the_other_bundles_still_build(tmp_pat
     assert not list((tmp_path / synthetic_name()).glob(".*staging*"))
 
 
+@pytest.mark.export  # converts in-process: not the fast tier
 def test_a_failed_gate_publishes_only_its_report(minilm_checkpoint, tmp_path, monkeypatch, capsys):
     """A real int8 artifact held to an impossible bound: the retries with layers in float run out, the gate
     refuses it, and nothing is published. The layer ranking is stood in for by module order here (measuring it
@@ -154,6 +156,7 @@ def test_a_failed_gate_publishes_only_its_report(minilm_checkpoint, tmp_path, mo
     assert not list(model_dir.glob(".*staging*"))
 
 
+@pytest.mark.export  # converts in-process: not the fast tier
 def test_a_bundle_that_holds_its_tier_without_margin_is_refused_unless_accepted(minilm_checkpoint, tmp_path,
                                                                                  monkeypatch, capsys):
     """A real fp16 bundle that holds its tier, with a margin no bundle can meet and no retries left: refused by
@@ -173,6 +176,7 @@ def test_a_bundle_that_holds_its_tier_without_margin_is_refused_unless_accepted(
     assert "PASS (without margin)" in capsys.readouterr().out
 
 
+@pytest.mark.export  # converts in-process: not the fast tier
 def test_int8_keeps_the_layer_with_outliers_in_float(minilm_checkpoint, tmp_path, capsys):
     """Weights whose int8 misses the tier in one layer: that layer is found, kept in float, and named."""
     checkpoint = with_activation_outliers(minilm_checkpoint, tmp_path / "outliers")

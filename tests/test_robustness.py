@@ -25,6 +25,7 @@ from tests.robustness import CASES, build_checkpoint, measure
 # fallback; 46% with it); `python -m tests.robustness` runs all
 # five seeds and the scaled head on every target.
 SEEDS = ["seed4"]
+pytestmark = pytest.mark.export  # every case exports: not the fast tier
 BROKEN_BLOCK = "backbone.layers.2.attn"
 
 
