@@ -9,6 +9,7 @@ converts only what changed; so do the tests, whose runs share synthetic weights.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -34,6 +35,7 @@ def cache_root() -> Path | None:
     return Path(value) if value else None
 
 
+@functools.cache  # the code does not change within a process; read once, not per conversion
 def _code_digest() -> str:
     digest = hashlib.sha256()
     for path in sorted(CODE.rglob("*.py")):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -91,12 +90,6 @@ CHECKPOINTS = {
 # The `all` runs of those checkpoints, by the fixture that reads them: (checkpoint, precisions).
 CHECKPOINT_RUNS = {"trained_run": ("minilm-colbert", PRECISIONS), "mxbai_run": ("mxbai-17m-pylate", ("fp32",)),
                    "variant_run": ("modernbert-variant-pylate", ("fp32",))}
-
-
-@dataclass
-class Output:
-    out: str  # the summary table
-    err: str  # the progress lines
 
 
 class Builds:
@@ -214,7 +207,7 @@ class Run:
         result = builds.export(("run", fixture))
         self.checkpoint = builds.checkpoint(name)
         self.code, self.out = result.code, result.cwd / "bundles"
-        self.output = Output(result.stdout, result.stderr)
+        self.output = result  # .stdout the summary table, .stderr the progress lines
 
     def bundle(self, target: str, precision: str = "fp32") -> Path:
         return self.out / self.checkpoint.name / f"{target}-{precision}"
@@ -258,7 +251,7 @@ def flip_byte(path: Path, offset: int = -100) -> None:
 # ------------------------------------------------------------------ order, prefetch, and the closing table
 
 # A test that asks for any of these (directly or through another fixture) needs an export run or PyLate's venv.
-NEEDS_AN_EXPORT = {"exports", "pylate", "background_readme_runs", *CHECKPOINT_RUNS}
+NEEDS_AN_EXPORT = {"exports", "pylate", "readme_runs", *CHECKPOINT_RUNS}
 
 
 def pytest_configure(config):
@@ -271,7 +264,7 @@ def pytest_configure(config):
 def _rank(item) -> int:
     """When a test can run: 0 at once; then after the runs that the farm's streams finish first."""
     names = fixtures_of(item)
-    if "background_readme_runs" in names:
+    if "readme_runs" in names:
         return 4
     if "exports" in names:
         return 3
@@ -306,7 +299,7 @@ def pytest_collection_modifyitems(session, config, items):
 # conversions from the artifact cache); then the variant, unless a test asked for it first.
 PREFETCH = [("trained_run", ("run", "trained_run")), ("mxbai_run", ("run", "mxbai_run")),
             ("exports", ("readme", README_WITH_TOKENIZER)),
-            ("background_readme_runs", ("readme", 1 - README_WITH_TOKENIZER)),
+            ("readme_runs", ("readme", 1 - README_WITH_TOKENIZER)),
             ("variant_run", ("run", "variant_run"))]
 
 
@@ -320,7 +313,7 @@ def pytest_collection_finish(session):
         return
     needed = set().union(*(fixtures_of(item) for item in session.items))
     for fixture, key in PREFETCH:
-        if fixture in needed or (fixture == "exports" and "background_readme_runs" in needed):
+        if fixture in needed or (fixture == "exports" and "readme_runs" in needed):
             builds.submit(key)
 
 
@@ -358,7 +351,7 @@ def pytest_unconfigure(config):
 
 
 @pytest.fixture(scope="session")
-def background_readme_runs(builds) -> dict:
+def readme_runs(builds) -> dict:
     """README words -> (exit code, working directory, stdout)."""
     return {tuple(words): (run.code, run.cwd, run.stdout)
             for words, run in ((words, builds.export(("readme", n)))

@@ -77,7 +77,6 @@ class Farm:
     def __init__(self, streams: int = STREAMS):
         self._pool = ThreadPoolExecutor(streams, thread_name_prefix="export-run")
         self._guard = threading.Lock()
-        self._jobs: dict[Hashable, tuple[str, Callable[[], object]]] = {}
         self._futures: dict[Hashable, Future] = {}
         self.timings: dict[Hashable, Timing] = {}
         self._asked: set[Hashable] = set()
@@ -92,7 +91,6 @@ class Farm:
     def submit(self, key: Hashable, label: str, job: Callable[[], object]) -> None:
         with self._guard:
             if key not in self._futures:
-                self._jobs[key] = (label, job)
                 self._futures[key] = self._pool.submit(self._timed, key, label, job)
 
     def result(self, key: Hashable, label: str, job: Callable[[], object]):

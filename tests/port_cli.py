@@ -3,6 +3,7 @@ shared by the port test files: each passes its own `cli(*args, stdin=None)` runn
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -15,6 +16,15 @@ from tests.port_texts import SPECIAL_TEXTS, random_texts
 from tests.test_index import SAMPLE_CORPUS
 
 Cli = Callable[..., object]  # (*args, stdin=None) -> subprocess.CompletedProcess
+
+
+def tokenizer_env(minilm_checkpoint: Path) -> dict[str, str]:
+    """The environment every port's own test suite reads its two tokenizer files from (the vector files name them,
+    with their sha256): mxbai's fixture and the MiniLM checkpoint PyLate saved."""
+    from tests.conftest import FIXTURE_TOKENIZER
+
+    return {**os.environ, "MXBAI_TOKENIZER": str(FIXTURE_TOKENIZER),
+            "MINILM_TOKENIZER": str(minilm_checkpoint / "tokenizer.json")}
 
 
 def tokenize_equals_the_python_runtime(cli: Cli, bundle: Path, seed: int) -> None:

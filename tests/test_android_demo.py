@@ -4,7 +4,6 @@ Maven; Maven Central serves the dependencies, or where it does not answer a copy
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -17,7 +16,6 @@ import runtimes
 from export import parity_texts
 from export.parity import TIERS, Encoded, compare
 from tests import port_cli, registries
-from tests.conftest import FIXTURE_TOKENIZER
 from tests.test_index import SAMPLE_CORPUS
 
 MODULE = Path(__file__).resolve().parents[1] / "android-demo" / "colbert"
@@ -60,8 +58,7 @@ def _surefire(done: subprocess.CompletedProcess) -> None:
 @pytest.mark.covered_by("test_maven_tests_pass_on_the_vectors_and_real_bundles")
 def test_maven_tests_pass_on_the_conformance_vectors(minilm_checkpoint):
     """The fast tier's share of the test below, which runs these classes too: the vector files, no bundle."""
-    env = {**os.environ, "MXBAI_TOKENIZER": str(FIXTURE_TOKENIZER),
-           "MINILM_TOKENIZER": str(minilm_checkpoint / "tokenizer.json")}
+    env = port_cli.tokenizer_env(minilm_checkpoint)
     _surefire(mvn("test", "-Dtest=ConformanceTest,IndexConformanceTest,UnicodeTablesTest,VersionsTest", env=env))
 
 
@@ -69,8 +66,7 @@ def test_maven_tests_pass_on_the_vectors_and_real_bundles(colbert_cli, trained_r
                                                           minilm_checkpoint):
     bundles = [trained_run.bundle("onnx", "int8"), trained_run.bundle("onnx", "fp32"), mxbai_run.bundle("onnx"),
                variant_run.bundle("onnx")]  # the first, the smallest, takes every bad-bundle mutation
-    env = {**os.environ, "MXBAI_TOKENIZER": str(FIXTURE_TOKENIZER),
-           "MINILM_TOKENIZER": str(minilm_checkpoint / "tokenizer.json"),
+    env = {**port_cli.tokenizer_env(minilm_checkpoint),
            "COLBERT_BUNDLES": ":".join(map(str, bundles)),
            "COLBERT_TFLITE_BUNDLES": ":".join(str(trained_run.bundle("tflite", p)) for p in ("fp32", "int8"))}
     _surefire(mvn("test", env=env, timeout=2400))

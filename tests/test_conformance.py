@@ -87,7 +87,7 @@ def test_golden_vectors_the_model_does_not_produce_fail_verify(mxbai_run, target
 @pytest.mark.parametrize("target", TARGET_NAMES)
 def test_trained_checkpoint_holds_every_tier(trained_run, target):
     """fp16 and int8 only count on trained weights; the tiers against PyLate are in test_pylate_parity."""
-    assert trained_run.code == 0, trained_run.output.out
+    assert trained_run.code == 0, trained_run.output.stdout
     for precision in PRECISIONS:
         assert read_json(trained_run.bundle(target, precision) / "parity.json")["synthetic"] is False
     int8 = read_json(trained_run.bundle(target, "int8") / "manifest.json")

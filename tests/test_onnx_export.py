@@ -106,13 +106,13 @@ def test_summary_table_and_progress_of_all(mxbai_run):
     """`all` builds every registered target; every progress line after the checkpoint's flags its weights."""
     captured = mxbai_run.output
     assert mxbai_run.code == 0
-    header = next(line for line in captured.out.splitlines() if line.startswith("target"))
+    header = next(line for line in captured.stdout.splitlines() if line.startswith("target"))
     assert "cos min" in header and "MaxSim p99" in header and "result" in header
-    assert "SYNTHETIC" in captured.out
-    rows = {tuple(line.split()[:2]): line for line in captured.out.splitlines()}
+    assert "SYNTHETIC" in captured.stdout
+    rows = {tuple(line.split()[:2]): line for line in captured.stdout.splitlines()}
     for target in TARGETS:
         assert rows[(target, "fp32")].rstrip().endswith("PASS")
-    progress = [line for line in captured.err.splitlines() if re.match(r"\[\s*\d+\.\ds\] ", line)]
+    progress = [line for line in captured.stderr.splitlines() if re.match(r"\[\s*\d+\.\ds\] ", line)]
     assert progress and all("SYNTHETIC" in line for line in progress[2:])
 
 

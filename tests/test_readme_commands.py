@@ -26,9 +26,9 @@ def test_the_readme_shows_both_offline_commands():
     assert all(c[-2:] == ["--out", "bundles"] for c in commands)
 
 
-def test_both_offline_commands_exit_0_at_every_precision(background_readme_runs):
-    assert len(background_readme_runs) == 2
-    for words, (code, cwd, stdout) in background_readme_runs.items():
+def test_both_offline_commands_exit_0_at_every_precision(readme_runs):
+    assert len(readme_runs) == 2
+    for words, (code, cwd, stdout) in readme_runs.items():
         assert code == 0, (words, (cwd / "stderr.txt").read_text()[-3000:])
         _all_pass(stdout)
         check_schemas(cwd / "bundles")

@@ -13,7 +13,7 @@ import pytest
 import runtimes
 from export import parity_texts
 from export.parity import TIERS
-from tests.conftest import FIXTURE_TOKENIZER, flip_byte
+from tests.conftest import flip_byte
 from tests import port_cli, registries
 from tests.test_index import SAMPLE_CORPUS
 
@@ -42,8 +42,7 @@ def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
 @pytest.mark.covered_by("test_node_tests_pass_on_the_vectors_and_real_bundles")
 def test_node_tests_pass_on_the_conformance_vectors(web_demo, minilm_checkpoint):
     """The fast tier's share of the test below, which runs these files too: the vector files, no bundle."""
-    env = {**os.environ, "MXBAI_TOKENIZER": str(FIXTURE_TOKENIZER),
-           "MINILM_TOKENIZER": str(minilm_checkpoint / "tokenizer.json")}
+    env = port_cli.tokenizer_env(minilm_checkpoint)
     result = subprocess.run(["node", "--test", "test/conformance.test.mjs", "test/tables.test.mjs"], cwd=web_demo,
                             env=env, capture_output=True, text=True, timeout=900)
     summary = result.stdout[-600:]
@@ -55,8 +54,7 @@ def test_node_tests_pass_on_the_vectors_and_real_bundles(web_demo, trained_run, 
                                                          minilm_checkpoint):
     bundles = [trained_run.bundle("onnx", "int8"), trained_run.bundle("onnx", "fp32"), mxbai_run.bundle("onnx"),
                variant_run.bundle("onnx")]  # the first, the smallest, takes every bad-bundle mutation
-    env = {**os.environ, "MXBAI_TOKENIZER": str(FIXTURE_TOKENIZER),
-           "MINILM_TOKENIZER": str(minilm_checkpoint / "tokenizer.json"),
+    env = {**port_cli.tokenizer_env(minilm_checkpoint),
            "COLBERT_BUNDLES": ":".join(map(str, bundles))}
     result = subprocess.run(["node", "--test", "test/"], cwd=web_demo, env=env, capture_output=True, text=True,
                             timeout=1800)
