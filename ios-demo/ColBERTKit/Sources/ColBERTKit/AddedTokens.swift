@@ -5,7 +5,6 @@ struct AddedTokens: Sendable {
     struct Token: Sendable {
         let content: [Unicode.Scalar]
         let id: Int
-        let normalized: Bool
         let lstrip: Bool
         let rstrip: Bool
         let singleWord: Bool
@@ -22,16 +21,12 @@ struct AddedTokens: Sendable {
         if case .array(let entries) = json {
             for case .object(let entry) in entries {
                 guard case .string(var content) = entry["content"], case .integer(let id) = entry["id"] else { continue }
-                func flag(_ key: String, _ fallback: Bool) -> Bool {
-                    if case .bool(let value) = entry[key] { return value }
-                    return fallback
-                }
-                let normalized = flag("normalized", true)
+                let normalized = entry.bool("normalized", default: true)
                 if normalized { content = normalize(content) }  // matched on normalized text
                 let scalars = Array(content.unicodeScalars)
                 guard let first = scalars.first else { continue }
-                let token = Token(content: scalars, id: id, normalized: normalized, lstrip: flag("lstrip", false),
-                                  rstrip: flag("rstrip", false), singleWord: flag("single_word", false))
+                let token = Token(content: scalars, id: id, lstrip: entry.bool("lstrip", default: false),
+                                  rstrip: entry.bool("rstrip", default: false), singleWord: entry.bool("single_word", default: false))
                 byFirst[normalized, default: [:]][first.value, default: []].append(token)
             }
         }

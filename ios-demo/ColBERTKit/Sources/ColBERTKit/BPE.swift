@@ -73,8 +73,6 @@ enum ByteLevel {
         return table
     }()
 
-    static func encode(_ word: String) -> [String] { word.utf8.map { byteToCharacter[Int($0)] } }
-
     static func isLetter(_ s: Unicode.Scalar) -> Bool {
         s.isASCII ? (s.value | 0x20 >= 0x61 && s.value | 0x20 <= 0x7A) : UnicodeTables.bytelevelLetter.contains(s)
     }

@@ -77,12 +77,9 @@ public enum GoldenRule {
     /// Step 4: per query, the share of the expected top k (k = min(top_k, documents)) also in the encoded top k,
     /// both ranked highest first with ties to the lower index; the mean, 1 with no queries or documents.
     static func agreement(expected: [[Double]], actual: [[Double]], k: Int) -> Double {
-        guard let documents = expected.first?.count, documents > 0, !expected.isEmpty else { return 1 }
+        guard let documents = expected.first?.count, documents > 0 else { return 1 }
         let k = min(k, documents)
-        func top(_ row: [Double]) -> Set<Int> {
-            Set(row.enumerated().sorted { $0.element != $1.element ? $0.element > $1.element : $0.offset < $1.offset }
-                .prefix(k).map(\.offset))
-        }
+        func top(_ row: [Double]) -> Set<Int> { Set(Scoring.top(row, k: k).map(\.index)) }
         let shares = zip(expected, actual).map { Double(top($0).intersection(top($1)).count) / Double(k) }
         return shares.reduce(0, +) / Double(shares.count)
     }

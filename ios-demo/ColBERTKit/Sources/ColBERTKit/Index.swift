@@ -135,38 +135,21 @@ public struct ColBERTIndex: Sendable {
             throw corrupt("metadata is not UTF-8 JSON")
         }
         guard metadata.count == count else { throw corrupt("metadata is not one entry per document") }
-        let digest = bytes[48 ..< 80].map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        let digest = SHA256Digest.hex(bytes: bytes[48 ..< 80])
         (self.dim, self.dtype, self.modelDigest, self.offsets, self.vectors, self.metadata) = (dim, dtype, digest, offsets, vectors, metadata)
     }
 
     /// MaxSim of `query` with every document, fp32; 0 for an empty query or document.
     public func scores(_ query: TokenVectors) -> [Float] {
         guard query.dim == dim else { return Array(repeating: 0, count: count) }
-        return vectors.withUnsafeBufferPointer { d in
-            query.values.withUnsafeBufferPointer { q in
-                (0 ..< count).map { doc in
-                    let start = offsets[doc], end = offsets[doc + 1]
-                    guard start < end, query.count > 0 else { return 0 }
-                    var total: Float = 0
-                    for i in 0 ..< query.count {
-                        var best = -Float.infinity
-                        for j in start ..< end {
-                            var dot: Float = 0
-                            for k in 0 ..< dim { dot += q[i * dim + k] * d[j * dim + k] }
-                            best = max(best, dot)
-                        }
-                        total += best
-                    }
-                    return total
-                }
-            }
+        return (0 ..< count).map { doc in
+            Scoring.maxSim(query, TokenVectors(values: Array(vectors[offsets[doc] * dim ..< offsets[doc + 1] * dim]), dim: dim))
         }
     }
 
     /// The k best documents, best first; equal scores keep corpus order.
     public func search(_ query: TokenVectors, k: Int) -> [(index: Int, score: Float)] {
-        let ranked = scores(query).enumerated().sorted { $0.element != $1.element ? $0.element > $1.element : $0.offset < $1.offset }
-        return ranked.prefix(max(k, 0)).map { (index: $0.offset, score: $0.element) }
+        Scoring.top(scores(query), k: k)
     }
 
     static func bytes(hex: String) -> [UInt8]? {

@@ -43,6 +43,14 @@ public struct JSONObject: Sendable, Equatable {
     public var pairs: [(key: String, value: JSONValue)] { keys.compactMap { key in values[key].map { (key, $0) } } }
 }
 
+extension JSONObject {
+    /// A boolean field, or `fallback` when it is absent or not a boolean (tokenizer.json's optional flags).
+    func bool(_ key: String, default fallback: Bool) -> Bool {
+        if case .bool(let value) = self[key] { return value }
+        return fallback
+    }
+}
+
 /// Why a text is not JSON; `offset` is the byte where reading stopped.
 public struct JSONSyntaxError: Error, Equatable, Sendable, CustomStringConvertible {
     public let reason: String

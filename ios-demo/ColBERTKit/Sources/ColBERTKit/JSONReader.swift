@@ -3,8 +3,15 @@
 public enum JSONReader {
     public static func parse(_ bytes: [UInt8]) throws(JSONSyntaxError) -> JSONValue {
         // Validating the whole text once lets every string below be decoded without checking again.
-        guard String(validating: bytes, as: UTF8.self) != nil else {
-            throw JSONSyntaxError(reason: "not UTF-8", offset: 0)
+        // (the standard library's decoder: String(validating:as:) needs iOS 18 / macOS 15, below the package's floor)
+        var decoder = Unicode.UTF8()
+        var input = bytes.makeIterator()
+        decoding: while true {
+            switch decoder.decode(&input) {
+            case .scalarValue: continue
+            case .emptyInput: break decoding
+            case .error: throw JSONSyntaxError(reason: "not UTF-8", offset: 0)
+            }
         }
         var parser = Parser(bytes: bytes)
         parser.skipWhitespace()

@@ -5,7 +5,10 @@ import CryptoKit
 
 /// SHA-256 of bytes, as lowercase hex: CryptoKit where it exists, FIPS 180-4 in Swift elsewhere.
 public enum SHA256Digest {
-    public static func hex(_ data: Data) -> String { bytes(data).map { String(format: "%02x", $0) }.joined() }
+    public static func hex(_ data: Data) -> String { hex(bytes: bytes(data)) }
+
+    /// Bytes as lowercase hex, two digits each.
+    public static func hex(bytes: some Sequence<UInt8>) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
 
     /// The raw 32 bytes (an index file's checksum).
     public static func bytes(_ data: Data) -> [UInt8] {
@@ -25,11 +28,11 @@ public enum SHA256Digest {
         #if canImport(CryptoKit)
         var hasher = CryptoKit.SHA256()
         while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return hex(bytes: hasher.finalize())
         #else
         var hasher = PortableSHA256()
         while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(chunk) }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return hex(bytes: hasher.finalize())
         #endif
     }
 }

@@ -80,8 +80,13 @@ public enum Scoring {
 
     /// The k best documents for a query as (index, score), best first; ties keep the lower index first.
     public static func rank(_ query: TokenVectors, _ documents: [TokenVectors], k: Int) -> [(index: Int, score: Float)] {
-        let scored = documents.enumerated().map { (index: $0.offset, score: maxSim(query, $0.element)) }
-        let ordered = scored.sorted { $0.score != $1.score ? $0.score > $1.score : $0.index < $1.index }
-        return Array(ordered.prefix(max(k, 0)))
+        top(documents.map { maxSim(query, $0) }, k: k)
+    }
+
+    /// The spec's rank order: the k highest scores as (index, score), best first; equal scores keep the lower
+    /// index first.
+    public static func top<Score: Comparable>(_ scores: [Score], k: Int) -> [(index: Int, score: Score)] {
+        scores.enumerated().sorted { $0.element != $1.element ? $0.element > $1.element : $0.offset < $1.offset }
+            .prefix(max(k, 0)).map { (index: $0.offset, score: $0.element) }
     }
 }

@@ -52,13 +52,10 @@ public struct HFTokenizer: Sendable {
         case .wordPiece:
             var settings = JSONObject()
             if case .object(let table) = root.object["normalizer"] { settings = table }
-            func flag(_ key: String, _ fallback: Bool) -> Bool {
-                if case .bool(let value) = settings[key] { return value }
-                return fallback
-            }
-            let lowercase = flag("lowercase", true)
-            normalizer = .bert(cleanText: flag("clean_text", true), chineseChars: flag("handle_chinese_chars", true),
-                               stripAccents: flag("strip_accents", lowercase), lowercase: lowercase)
+            let lowercase = settings.bool("lowercase", default: true)
+            normalizer = .bert(cleanText: settings.bool("clean_text", default: true),
+                               chineseChars: settings.bool("handle_chinese_chars", default: true),
+                               stripAccents: settings.bool("strip_accents", default: lowercase), lowercase: lowercase)
             guard case .string(let unkToken) = model["unk_token"], let unk = vocab[unkToken] else {
                 throw BundleError(.malformed, "\(name): the WordPiece model has no unk_token in its vocabulary; re-export the bundle")
             }

@@ -17,8 +17,8 @@ enum Commands {
     /// MaxSim of golden.json's reference vectors, queries by documents.
     static func scores(_ bundle: ColBERTBundle) throws(CLIError) {
         let dim = bundle.settings.dim
-        let queries = bundle.golden.queries.map { TokenVectors(values: $0.vectors.flatMap { $0 }, dim: dim) }
-        let documents = bundle.golden.documents.map { TokenVectors(values: $0.vectors.flatMap { $0 }, dim: dim) }
+        let queries = bundle.golden.queries.map { TokenVectors(rows: $0.vectors, dim: dim) }
+        let documents = bundle.golden.documents.map { TokenVectors(rows: $0.vectors, dim: dim) }
         try printJSON(queries.map { q in documents.map { Scoring.maxSim(q, $0) } })
     }
 

@@ -36,13 +36,11 @@ final class BundleTests: XCTestCase {
         for url in bundles {
             let bundle = try ColBERTBundle(at: url)
             XCTAssertEqual(bundle.manifest.target, "coreml")
-            XCTAssertEqual(bundle.modelDigest.count, 64)
             XCTAssertEqual(SelfTest.idMismatches(bundle.golden, ColBERTTokenizer(bundle: bundle)), [], url.path)
             let dim = bundle.settings.dim
-            let vectors = { (entries: [Golden.Entry]) in entries.map { TokenVectors(values: $0.vectors.flatMap { $0 }, dim: dim) } }
+            let vectors = { (entries: [Golden.Entry]) in entries.map { TokenVectors(rows: $0.vectors, dim: dim) } }
             let metrics = try GoldenRule.measure(bundle.golden, queries: vectors(bundle.golden.queries),
                                                  documents: vectors(bundle.golden.documents))
-            XCTAssertEqual(metrics.cosineMin, 1, accuracy: 1e-6, url.path)
             XCTAssertLessThan(metrics.maxsimRelErrMax, 1e-5, url.path)
             XCTAssertGreaterThanOrEqual(metrics.top10Agreement, 0.9, url.path)  // rounding to 7 decimals may swap a near-tie
         }

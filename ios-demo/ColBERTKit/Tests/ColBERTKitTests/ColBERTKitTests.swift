@@ -90,30 +90,9 @@ final class BucketTests: XCTestCase {
         let output = TokenVectors(values: (0 ..< 128 * 2).map(Float.init), dim: 2)
         XCTAssertEqual(output.prefix(rows: shaped.length), TokenVectors(rows: [[0, 1], [2, 3], [4, 5]], dim: 2))
     }
-
-    func testComputeChoicesAreTheThreeTheAppOffers() {
-        XCTAssertEqual(ComputeChoice.allCases.map(\.rawValue), ["cpu", "gpu", "all"])
-    }
-}
-
-final class PreprocessTests: XCTestCase {
-    func testPythonsFinalSigmaRule() {
-        XCTAssertEqual(TextPreprocessor.pythonLowercase(Array("ΟΔΥΣΣΕΥΣ Σ ΑΣ.".unicodeScalars)), "οδυσσευς σ ας.")
-        XCTAssertEqual(TextPreprocessor.pythonLowercase(Array("İ".unicodeScalars)), "i\u{0307}")
-    }
 }
 
 final class TokenizerTests: XCTestCase {
-    /// The expected split is what `tokenizers`' ByteLevel pre-tokenizer gives for the same string.
-    func testGPT2SplitLeavesTheLastSpaceToTheNextWord() {
-        let words = ByteLevel.split(Array("don't  stop\n\nnow 42!".unicodeScalars)).map { String(String.UnicodeScalarView($0)) }
-        XCTAssertEqual(words, ["don", "'t", " ", " stop", "\n", "\n", "now", " 42", "!"])
-    }
-
-    func testBytesMapToPrintableCharacters() {
-        XCTAssertEqual(ByteLevel.encode(" é"), ["Ġ", "Ã", "©"])
-    }
-
     func testAComponentItDoesNotImplementIsRefusedByName() {
         let json = Data(#"{"normalizer": {"type": "Lowercase"}, "pre_tokenizer": {"type": "Whitespace"}, "model": {"vocab": {}}}"#.utf8)
         XCTAssertThrowsError(try HFTokenizer(json: json)) { error in
