@@ -127,6 +127,7 @@ def summary(results: list, synthetic: bool) -> str:
              f"{MARGIN:.0%}"]
     informational = {k: why for r in results if r.report for k, why in r.report.informational.items()}
     notes += [f"{k} is reported, not gated: {why}" for k, why in informational.items()]
+    notes += [f"{r.target} {r.precision}: {r.note}" for r in results if r.note]
     return title + format_table(rows, header) + "\n" + "\n".join(notes)
 
 

@@ -95,9 +95,14 @@ class ParityReport:
         }
 
 
-def kept_phrase(precision: str, kept: tuple[str, ...] | list[str]) -> str:
+def kept_count(precision: str, count: int) -> str:
+    """"3 layers in float" (int8), "1 block in fp32" (fp16)."""
     unit = ("layer", "in float") if precision == "int8" else ("block", "in fp32")
-    return f"{plural(len(kept), unit[0])} {unit[1]}: {', '.join(kept)}"
+    return f"{plural(count, unit[0])} {unit[1]}"
+
+
+def kept_phrase(precision: str, kept: tuple[str, ...] | list[str]) -> str:
+    return f"{kept_count(precision, len(kept))}: {', '.join(kept)}"
 
 
 def room_used(metrics: dict[str, float], thresholds: dict[str, tuple[str, float]]) -> dict[str, float]:

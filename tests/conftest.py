@@ -15,13 +15,16 @@ from __future__ import annotations
 import json
 import os
 import shlex
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from export import artifact_cache
+from export.synthetic import write_synthetic
 from runtimes.targets import PRECISIONS, TARGETS
-from tests.checkpoints import build_minilm_colbert, build_pylate_modernbert
+from tests.checkpoints import build_minilm_colbert, build_pylate_modernbert, with_activation_outliers, \
+    with_tiny_values
 from tests.farm import Farm, Once, run_export
 from tests.pylate_env import PyLate, pylate_python
 
@@ -75,21 +78,41 @@ def fixture_tokenizer_present(mxbai_fixture):
     """Every session needs the real tokenizer (the session's cache is set as collection ends)."""
 
 
-# The checkpoints PyLate saves, by directory name (a bundle's model name): builder(pylate, dest).
+# The session's checkpoints, by directory name (a bundle's model name): builder(builds, dest). PyLate saves the
+# first three; the last two are copies computing the same function where one block's fp16, or one layer's int8,
+# breaks (tests/checkpoints.py).
 CHECKPOINTS = {
     # the trained one: PyLate's ColBERT on all-MiniLM-L6-v2
-    "minilm-colbert": build_minilm_colbert,
+    "minilm-colbert": lambda builds, dest: build_minilm_colbert(builds.pylate(), dest),
     # the 17m architecture and the real tokenizer with mxbai's settings (synthetic weights)
-    "mxbai-17m-pylate": lambda pylate, dest: build_pylate_modernbert(pylate, FIXTURE_TOKENIZER, dest),
+    "mxbai-17m-pylate": lambda builds, dest: build_pylate_modernbert(builds.pylate(), FIXTURE_TOKENIZER, dest),
     # the same backbone with PyLate settings mxbai does not use: no query prefix, query expansion attended to,
     # no lowercasing
-    "modernbert-variant-pylate": lambda pylate, dest: build_pylate_modernbert(
-        pylate, FIXTURE_TOKENIZER, dest, query_prefix="", query_length=32, do_query_expansion=True,
+    "modernbert-variant-pylate": lambda builds, dest: build_pylate_modernbert(
+        builds.pylate(), FIXTURE_TOKENIZER, dest, query_prefix="", query_length=32, do_query_expansion=True,
         attend_to_expansion_tokens=True, do_lower_case=False),
+    "tiny-values": lambda builds, dest: with_tiny_values(write_synthetic("17m", FIXTURE_TOKENIZER), dest),
+    "outliers": lambda builds, dest: with_activation_outliers(builds.checkpoint("minilm-colbert"), dest),
 }
-# The `all` runs of those checkpoints, by the fixture that reads them: (checkpoint, precisions).
-CHECKPOINT_RUNS = {"trained_run": ("minilm-colbert", PRECISIONS), "mxbai_run": ("mxbai-17m-pylate", ("fp32",)),
-                   "variant_run": ("modernbert-variant-pylate", ("fp32",))}
+
+
+@dataclass(frozen=True)
+class CheckpointRun:
+    checkpoint: str
+    precisions: tuple[str, ...]
+    command: str = "all"  # or one target
+
+
+# The export runs of those checkpoints, by the fixture that reads them.
+CHECKPOINT_RUNS = {
+    "trained_run": CheckpointRun("minilm-colbert", PRECISIONS),
+    "mxbai_run": CheckpointRun("mxbai-17m-pylate", ("fp32",)),
+    "variant_run": CheckpointRun("modernbert-variant-pylate", ("fp32",)),
+    # the fp16 fallbacks in each fp16 form (export/fp16.py), and the int8 one
+    "tiny_values_executorch_run": CheckpointRun("tiny-values", ("fp16",), "executorch"),
+    "tiny_values_coreml_run": CheckpointRun("tiny-values", ("fp16",), "coreml"),
+    "outliers_run": CheckpointRun("outliers", ("int8",), "onnx"),
+}
 
 
 class Builds:
@@ -111,7 +134,7 @@ class Builds:
     def checkpoint(self, name: str) -> Path:
         dest = self.root / "checkpoints" / name
         dest.parent.mkdir(parents=True, exist_ok=True)
-        return self.once.get(("checkpoint", name), lambda: CHECKPOINTS[name](self.pylate(), dest))
+        return self.once.get(("checkpoint", name), lambda: CHECKPOINTS[name](self, dest))
 
     def _job(self, key: tuple):
         kind, *rest = key
@@ -121,11 +144,11 @@ class Builds:
             env = {**self.env, "XDG_CACHE_HOME": "cache"}
             return shlex.join(["export", *words]), lambda: run_export(as_run(words), cwd, env)
         if kind == "run":
-            name, precisions = CHECKPOINT_RUNS[rest[0]]
+            run = CHECKPOINT_RUNS[rest[0]]
             cwd = self.root / "exports" / rest[0]
-            return (f"export all {name} {' '.join(precisions)}",
-                    lambda: run_export(["all", "--model", str(self.checkpoint(name)), "--precision", *precisions,
-                                        "--out", "bundles"], cwd, self.env))
+            return (f"export {run.command} {run.checkpoint} {' '.join(run.precisions)}",
+                    lambda: run_export([run.command, "--model", str(self.checkpoint(run.checkpoint)), "--precision",
+                                        *run.precisions, "--out", "bundles"], cwd, self.env))
         cwd = self.root / "exports" / f"args{abs(hash(tuple(rest))):x}"
         return shlex.join(["export", *rest]), lambda: run_export([*rest, "--out", "bundles"], cwd, self.env)
 
@@ -203,9 +226,8 @@ class Run:
     """The bundles of one `all` export run of a checkpoint PyLate saved."""
 
     def __init__(self, builds: Builds, fixture: str):
-        name, _ = CHECKPOINT_RUNS[fixture]
         result = builds.export(("run", fixture))
-        self.checkpoint = builds.checkpoint(name)
+        self.checkpoint = builds.checkpoint(CHECKPOINT_RUNS[fixture].checkpoint)
         self.code, self.out = result.code, result.cwd / "bundles"
         self.output = result  # .stdout the summary table, .stderr the progress lines
 
@@ -213,19 +235,15 @@ class Run:
         return self.out / self.checkpoint.name / f"{target}-{precision}"
 
 
-@pytest.fixture(scope="session")
-def mxbai_run(builds) -> Run:
-    return Run(builds, "mxbai_run")
+def _run_fixture(name: str):
+    @pytest.fixture(scope="session", name=name)
+    def run(builds) -> Run:
+        return Run(builds, name)
+    return run
 
 
-@pytest.fixture(scope="session")
-def trained_run(builds) -> Run:
-    return Run(builds, "trained_run")
-
-
-@pytest.fixture(scope="session")
-def variant_run(builds) -> Run:
-    return Run(builds, "variant_run")
+# one session fixture per run, named as its key: trained_run, mxbai_run, ...
+globals().update({name: _run_fixture(name) for name in CHECKPOINT_RUNS})
 
 
 def read_json(path: Path) -> dict:
@@ -264,6 +282,8 @@ def pytest_configure(config):
 def _rank(item) -> int:
     """When a test can run: 0 at once; then after the runs that the farm's streams finish first."""
     names = fixtures_of(item)
+    if names & set(LAST_RUNS):
+        return 5
     if "readme_runs" in names:
         return 4
     if "exports" in names:
@@ -296,11 +316,14 @@ def pytest_collection_modifyitems(session, config, items):
 
 # The order the runs start in, two at a time: the trained run (the longest) on one stream; the mxbai-layout run,
 # then the README's two commands one after the other on the other (the second copies the first's fp32 and fp16
-# conversions from the artifact cache); then the variant, unless a test asked for it first.
+# conversions from the artifact cache); then the variant, unless a test asked for it first; then the fallbacks'
+# runs, whose tests come last, while the other tests run.
+LAST_RUNS = ("tiny_values_coreml_run", "tiny_values_executorch_run", "outliers_run")
 PREFETCH = [("trained_run", ("run", "trained_run")), ("mxbai_run", ("run", "mxbai_run")),
             ("exports", ("readme", README_WITH_TOKENIZER)),
             ("readme_runs", ("readme", 1 - README_WITH_TOKENIZER)),
-            ("variant_run", ("run", "variant_run"))]
+            ("variant_run", ("run", "variant_run")),
+            *((fixture, ("run", fixture)) for fixture in LAST_RUNS)]
 
 
 def pytest_collection_finish(session):

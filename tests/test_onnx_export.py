@@ -18,7 +18,6 @@ from export import parity_texts
 from export.cli import main
 from runtimes.manifest import sha256
 from runtimes.targets import TARGETS
-from tests.checkpoints import with_activation_outliers
 from tests.conftest import PRECISIONS, SYNTHETIC_ONNX, read_json, synthetic_args, synthetic_name
 
 
@@ -176,20 +175,18 @@ def test_a_bundle_that_holds_its_tier_without_margin_is_refused_unless_accepted(
     assert "PASS (without margin)" in capsys.readouterr().out
 
 
-@pytest.mark.export  # converts in-process: not the fast tier
-def test_int8_keeps_the_layer_with_outliers_in_float(minilm_checkpoint, tmp_path, capsys):
+def test_int8_keeps_the_layer_with_outliers_in_float(outliers_run):
     """Weights whose int8 misses the tier in one layer: that layer is found, kept in float, and named."""
-    checkpoint = with_activation_outliers(minilm_checkpoint, tmp_path / "outliers")
-    assert main(["onnx", "--model", str(checkpoint), "--precision", "int8", "--out", str(tmp_path / "out")]) == 0
-    captured = capsys.readouterr()
-    assert "missed the int8 tier" in captured.err
-    bundle = tmp_path / "out" / "outliers" / "onnx-int8"
+    assert outliers_run.code == 0, outliers_run.output.stderr[-2000:]
+    assert "missed the int8 tier" in outliers_run.output.stderr
+    bundle = outliers_run.bundle("onnx", "int8")
     layer = "backbone.encoder.layer.3.attention.output.dense"
     kept = read_json(bundle / "manifest.json")["details"]["int8_float_layers"]
     assert kept[0] == layer  # then more, while the tier holds without margin
     report = read_json(bundle / "parity.json")
     assert report["passed"] and report["int8_float_layers"] == kept and report["margin"]["within"]
-    assert f"PASS ({len(kept)} layer{'s' if len(kept) > 1 else ''} in float: {', '.join(kept)})" in captured.out
+    summary = outliers_run.output.stdout
+    assert f"PASS ({len(kept)} layer{'s' if len(kept) > 1 else ''} in float: {', '.join(kept)})" in summary
     ops = [n.op_type for n in onnx.load(str(bundle / "model.onnx")).graph.node]
     assert ops.count("MatMulNBits") == 6 * 6 + 1 - len(kept)  # every Linear of the 6 layers and the head, but those
 

@@ -14,11 +14,9 @@ import pytest
 from export import parity
 from export.checkpoint import read_checkpoint
 from export.pipeline import Exporter
-from export.synthetic import write_synthetic
 from export.targets import target as export_target
 from export.verify import verify_bundle
-from tests.checkpoints import with_tiny_values
-from tests.conftest import FIXTURE_TOKENIZER, TARGET_NAMES, read_json
+from tests.conftest import TARGET_NAMES, read_json
 from tests.robustness import CASES, build_checkpoint, measure
 
 # In CI: the seed whose fp16 came nearest its bound (93% of its room before the score floor, which took the
@@ -79,40 +77,38 @@ def test_trained_bundles_hold_their_tier_on_held_out_texts(trained_run, target, 
 
 
 @pytest.fixture(scope="session")
-def tiny_values(tmp_path_factory):
-    """The 17m architecture where layer 2's attention holds fp16-subnormal value weights (fp32 unchanged), and
-    the exporter's progress lines."""
-    source = write_synthetic("17m", FIXTURE_TOKENIZER)
-    path = with_tiny_values(source, tmp_path_factory.mktemp("tiny") / "tiny-values")
-    lines: list[str] = []
-    exporter = Exporter(read_checkpoint(path, source=str(path)), tmp_path_factory.mktemp("tiny-out"), lines.append)
-    yield exporter, lines
+def tiny_values(builds):
+    """An exporter of the 17m architecture where layer 2's attention holds fp16-subnormal value weights (fp32
+    unchanged: tests/checkpoints.py)."""
+    path = builds.checkpoint("tiny-values")
+    exporter = Exporter(read_checkpoint(path, source=str(path)), builds.root / "tiny-values-out", lambda message: None)
+    yield exporter
     exporter.close()
 
 
 @pytest.mark.parametrize("target", ["executorch", "coreml"])
-def test_fp16_fallback_keeps_the_broken_block_in_fp32(tiny_values, target):
+def test_fp16_fallback_keeps_the_broken_block_in_fp32(request, target):
     """With every block in fp16 the bundle misses the tier; the fallback finds the block (ranked in each fp16
     form: ExecuTorch's weights, Core ML's compute), keeps it in fp32, and names it."""
-    exporter, lines = tiny_values
-    result = exporter.build(target, "fp16")
-    assert any(line.startswith(f"[{target} fp16] missed the fp16 tier") for line in lines)
-    assert result.passed and result.report.within_margin
-    assert result.report.kept[0] == BROKEN_BLOCK
-    assert read_json(result.path / "manifest.json")["details"]["fp16_fp32_blocks"] == result.report.kept
-    assert read_json(result.path / "parity.json")["fp16_fp32_blocks"] == result.report.kept
+    run = request.getfixturevalue(f"tiny_values_{target}_run")
+    assert run.code == 0, run.output.stderr[-2000:]
+    assert f"[{target} fp16] missed the fp16 tier" in run.output.stderr
+    bundle = run.bundle(target, "fp16")
+    report = read_json(bundle / "parity.json")
+    kept = report["fp16_fp32_blocks"]
+    assert report["passed"] and report["margin"]["within"]
+    assert kept[0] == BROKEN_BLOCK
+    assert read_json(bundle / "manifest.json")["details"]["fp16_fp32_blocks"] == kept
 
 
 @pytest.mark.parametrize("target", ["onnx", "tflite"])
 def test_fp16_blocks_kept_in_fp32_are_honoured_by_the_other_targets(tiny_values, target):
     """The block the fallback keeps, given directly (ranking it again costs a minute): the bundle then holds
     the tier that the test above sees missed with every block in fp16."""
-    exporter, _ = tiny_values
-    staging, manifest, report, _ = exporter._attempt(export_target(target), f"[{target} fp16]", "fp16",
-                                                     (BROKEN_BLOCK,))
-    shutil.rmtree(staging)
-    assert report.passed, report.failed
-    assert manifest["details"]["fp16_fp32_blocks"] == [BROKEN_BLOCK]
+    attempt = tiny_values._attempt(export_target(target), f"[{target} fp16]", "fp16", (BROKEN_BLOCK,))
+    shutil.rmtree(attempt.staging)
+    assert attempt.report.passed, attempt.report.failed
+    assert attempt.manifest["details"]["fp16_fp32_blocks"] == [BROKEN_BLOCK]
 
 
 def test_margin_is_the_share_of_each_bound_used():
