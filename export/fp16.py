@@ -37,6 +37,22 @@ def blocks(model: nn.Module) -> list[str]:
     return list(dict.fromkeys(embedding + [_parent(n) for n in _backbone_linears(model)]))
 
 
+def is_ffn(block: str) -> bool:
+    """A feed-forward block: BERT's `intermediate` and (FFN) `output`, ModernBERT's `mlp`."""
+    last = block.rpartition(".")[2]
+    return last in ("intermediate", "mlp") or (last == "output" and not block.endswith("attention.output"))
+
+
+def groups(model: nn.Module) -> list[tuple[str, tuple[str, ...]]]:
+    """The fallback's last steps, whole groups of blocks kept in fp32: every feed-forward block, then every
+    block holding Linear layers. Where fp16's error is spread over every layer rather than one block, as in
+    Core ML's fp16 compute on trained weights, keeping a few blocks moves MaxSim's worst pair either way, and
+    only a group lowers it (docs/targets.md)."""
+    linear = [b for b in blocks(model) if any(isinstance(m, nn.Linear) for m in model.get_submodule(b).modules())]
+    return [("every feed-forward block", tuple(b for b in linear if is_ffn(b))),
+            ("every block with Linear layers", tuple(linear))]
+
+
 def in_blocks(name: str, kept: tuple[str, ...]) -> bool:
     """Whether module `name` lies inside one of the `kept` blocks."""
     return any(name == b or name.startswith(b + ".") for b in kept)

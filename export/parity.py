@@ -101,8 +101,10 @@ def kept_count(precision: str, count: int) -> str:
     return f"{plural(count, unit[0])} {unit[1]}"
 
 
-def kept_phrase(precision: str, kept: tuple[str, ...] | list[str]) -> str:
-    return f"{kept_count(precision, len(kept))}: {', '.join(kept)}"
+def kept_phrase(precision: str, kept: tuple[str, ...] | list[str], named: int = 6) -> str:
+    """What the fallback kept, naming the first `named` (parity.json and the manifest name every one)."""
+    more = f" and {len(kept) - named} more" if len(kept) > named else ""
+    return f"{kept_count(precision, len(kept))}: {', '.join(kept[:named])}{more}"
 
 
 def room_used(metrics: dict[str, float], thresholds: dict[str, tuple[str, float]]) -> dict[str, float]:

@@ -12,7 +12,7 @@ import runtimes
 from runtimes.colbert import ColbertTokenizer
 from runtimes.manifest import first_line
 
-from . import artifact_cache, bundle, parity, parity_texts
+from . import artifact_cache, bundle, fp16, parity, parity_texts
 from .checkpoint import Checkpoint
 from .encoder import load_encoder
 from .parity import Encoded, ParityReport
@@ -191,27 +191,40 @@ class Exporter:
             raise
 
     def _fallback(self, exporter, tag: str, precision: str, best: Attempt) -> tuple[Attempt, str]:
-        """Retries with the most sensitive blocks in fp32 (int8: Linear layers in float) while the best bundle
-        measured misses the margin: as many as the PyTorch form predicts, then more, up to MAX_KEPT. Each retry is
-        measured on the target itself and kept only if better than the best so far, since the PyTorch ranking
-        can mispredict a target's own numerics (Core ML's fp16 compute: docs/targets.md). Returns the best, and
-        why the fallback could not help if it could not."""
+        """Retries while the best bundle measured misses the margin: its most sensitive blocks in fp32 (int8:
+        Linear layers in float), as many as the PyTorch form predicts, then more, up to MAX_KEPT; then, for fp16,
+        whole groups of blocks (export.fp16.groups). Each retry is measured on the target itself and kept only if
+        better than the best so far. An fp16 ranked retry measured worse shows that the PyTorch ranking mispredicts
+        the target's own numerics (Core ML's fp16 compute: docs/targets.md), so the groups come next.
+        Returns the best, and why the fallback could not help if it could not."""
         first, tried, worse = best.report, 0, []
+
+        def retry(kept: tuple[str, ...], about: str = "") -> bool:
+            """Whether the retry measured better than the best so far (and so is the best now)."""
+            nonlocal best
+            self.log(f"{tag} {_shortfall(best.report)}{about}")
+            attempt = self._attempt(exporter, tag, precision, kept)
+            if _standing(attempt.report) < _standing(best.report):
+                shutil.rmtree(best.staging)
+                best = attempt
+                return True
+            shutil.rmtree(attempt.staging)
+            worse.append(f"{parity.kept_count(precision, len(kept))}: room used {_worst(attempt.report):.0%}")
+            self.log(f"{tag} measured worse with {worse[-1]}, against {_worst(best.report):.0%} before; the better "
+                     f"bundle stands")
+            return False
+
         while not best.report.within_margin and tried < MAX_KEPT:
-            self.log(f"{tag} {_shortfall(best.report)}")
             candidates = self._kept_candidates(exporter, precision)
             if tried >= len(candidates):
                 break
             tried = self._next_count(exporter, precision, candidates, first, tried)
-            retry = self._attempt(exporter, tag, precision, tuple(candidates[:tried]))
-            if _standing(retry.report) < _standing(best.report):
-                shutil.rmtree(best.staging)
-                best = retry
-                continue
-            shutil.rmtree(retry.staging)
-            worse.append(f"{parity.kept_count(precision, tried)}: room used {_worst(retry.report):.0%}")
-            self.log(f"{tag} measured worse with {worse[-1]}, against {_worst(best.report):.0%} before; the better "
-                     f"bundle stands")
+            if not retry(tuple(candidates[:tried])) and precision == "fp16":
+                break  # on to the groups
+        for name, group in fp16.groups(self.encoder) if precision == "fp16" else []:
+            if best.report.within_margin:
+                break
+            retry(group, f"; keeping {name} in fp32")
         if best.report.within_margin or not worse or best.report.kept:
             return best, ""
         return best, (f"the fallback could not help: every retry measured worse than the first attempt's "

@@ -1,6 +1,7 @@
 """Tiers on trained weights the tests did not tune to: PyLate-saved ColBERTs from the trained MiniLM with
-Dense heads of PyLate's own initialisation at several seeds, one scaled head, and one with no query prefix and
-query expansion, exported to fp16 and int8 and measured on the gate's texts and on held-out ones.
+Dense heads of PyLate's own initialisation at several seeds, one scaled head, one with no query prefix and
+query expansion, and a new user's recipe (48 dimensions, PyLate's prefixes, no expansion) at three seeds,
+exported to fp16 and int8 and measured on the gate's texts and on held-out ones.
 
     python -m tests.robustness --out docs/robustness.md [--targets onnx executorch] [--checkpoints seed0 ...]
 
@@ -32,12 +33,16 @@ class Case:
     seed: int
     query_prefix: str = "[unused0]"
     head_scale: float = 1.0
+    pylate_defaults: bool = False  # a new user's recipe instead of the tests' trained checkpoint's (below)
 
 
+# A new user's ColBERT on the MiniLM (issue 35): a 48-dimension head, PyLate's own prefixes, no query expansion.
+PYLATE_DEFAULTS = {"embedding_size": 48, "query_length": 32, "document_length": 300, "do_query_expansion": False}
 CASES = {c.name: c for c in [
     *(Case(f"seed{s}", s) for s in range(5)),
     Case("scaled-head", 0, head_scale=SCALE),
     Case("no-query-prefix", 11, query_prefix=""),
+    *(Case(f"defaults-seed{s}", s, pylate_defaults=True) for s in (1234, 5, 6)),
 ]}
 
 
@@ -49,9 +54,13 @@ def build_checkpoint(pylate, case: Case, dest: Path) -> Path:
         return dest
     staging = dest.with_name(dest.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
-    pylate.save(minilm_source(), staging, seed=case.seed, embedding_size=MINILM_DIM, query_prefix=case.query_prefix,
-                document_prefix="[unused1]", query_length=32, document_length=MINILM_DOCUMENT_LENGTH,
-                do_query_expansion=True, attend_to_expansion_tokens=False, do_lower_case=True)
+    if case.pylate_defaults:
+        pylate.save(minilm_source(), staging, seed=case.seed, **PYLATE_DEFAULTS)
+    else:
+        pylate.save(minilm_source(), staging, seed=case.seed, embedding_size=MINILM_DIM,
+                    query_prefix=case.query_prefix, document_prefix="[unused1]", query_length=32,
+                    document_length=MINILM_DOCUMENT_LENGTH, do_query_expansion=True, attend_to_expansion_tokens=False,
+                    do_lower_case=True)
     if case.head_scale != 1.0:
         _scale_head(staging, case.head_scale)
     staging.rename(dest)

@@ -10,7 +10,9 @@ re-derives the same group-32 grid (`constexpr_blockwise_shift_scale`).
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from torch import nn
 
@@ -67,10 +69,15 @@ def _op_names(op) -> set[str]:
     return {op.name, *(out.name for out in op.outputs)}
 
 
-def _convert(model: nn.Module, max_sequence: int, precision: str, fp32_blocks: tuple[str, ...] = ()):
+def _convert(model: nn.Module, max_sequence: int, precision: str, fp32_blocks: tuple[str, ...] = (),
+             fp32_ops: Callable | None = None, fp32_output: bool = True):
     """The flexible-sequence ML Program, and the name of each parameter's const in it (the placeholder
-    torch.export gave it, which coremltools keeps). The fp16 fallback's `fp32_blocks` stay fp32."""
+    torch.export gave it, which coremltools keeps). The fp16 fallback's `fp32_blocks` stay fp32, and so do the
+    MIL ops `fp32_ops` selects on top of `_in_fp16`'s (export/coreml_fp16_sources.py tries op policies). The
+    output is declared fp32 (`fp32_output`): coremltools otherwise casts an fp16 program's output to fp16, which
+    rounds the fp32 head's unit vectors for nothing (12% of the fp16 tier's MaxSim room on trained weights)."""
     import coremltools as ct
+    import numpy as np
     import torch
 
     fp16.check_blocks(model, fp32_blocks)
@@ -78,9 +85,11 @@ def _convert(model: nn.Module, max_sequence: int, precision: str, fp32_blocks: t
     wrapped = Int32Inputs(model).eval()
     program = torch.export.export(wrapped, example, dynamic_shapes=sequence_shapes(max_sequence)).run_decompositions({})
     kept = nodes_in_blocks(program, fp32_blocks)
-    selector = lambda op: _in_fp16(op) and not (_op_names(op) & kept)  # noqa: E731
+    selector = lambda op: (_in_fp16(op) and not (_op_names(op) & kept)  # noqa: E731
+                           and not (fp32_ops is not None and fp32_ops(op)))
     compute = ct.precision.FLOAT32 if precision == "fp32" else ct.transform.FP16ComputePrecision(op_selector=selector)
-    package = ct.convert(program, outputs=[ct.TensorType(OUTPUT)], convert_to="mlprogram",
+    output = ct.TensorType(OUTPUT, dtype=np.float32) if fp32_output else ct.TensorType(OUTPUT)
+    package = ct.convert(program, outputs=[output], convert_to="mlprogram",
                          minimum_deployment_target=ct.target.iOS18, compute_precision=compute)
     consts = {fqn.removeprefix("encoder."): name for name, fqn in program.graph_signature.inputs_to_parameters.items()}
     return package, consts
@@ -135,14 +144,19 @@ RECIPES = {
 }
 
 
+@dataclass
 class Coreml(ExportTarget):
+    fp32_ops: Callable | None = None  # MIL ops kept in fp32 besides `_in_fp16`'s: a diagnostic's op policy
+    fp32_output: bool = True  # False: coremltools' fp16 output of an fp16 program (the diagnostic measures it)
+
     def lower_int8(self, model: nn.Module) -> nn.Module:
         return int8.lower(model, linear=int8.as_float_linear)
 
     def convert(self, context: ExportContext, model: nn.Module, precision: str, path: Path) -> tuple[IoSpec, dict]:
         buckets = length_buckets(context.settings.query_length, context.max_sequence)
         with quiet("coremltools"):
-            package, consts = _convert(model, context.max_sequence, precision, context.fp32_blocks)
+            package, consts = _convert(model, context.max_sequence, precision, context.fp32_blocks, self.fp32_ops,
+                                       self.fp32_output)
             if precision == "int8":
                 package = _blockwise_int8(package, [consts[f"{layer}.weight"] for layer in context.float_layers])
             package = _bucket_functions(package, buckets)
