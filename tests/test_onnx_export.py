@@ -162,6 +162,7 @@ def test_a_bundle_that_holds_its_tier_without_margin_is_refused_unless_accepted(
     default with what to do, published with --accept-without-margin."""
     monkeypatch.setattr(parity, "MARGIN", 1e-9)
     monkeypatch.setattr(pipeline, "MAX_KEPT", 0)
+    monkeypatch.setattr(pipeline.fp16, "groups", lambda model: [])  # no retries at all
     args = ["onnx", "--model", str(minilm_checkpoint), "--precision", "fp16"]
     assert main([*args, "--out", str(tmp_path / "default")]) == 1
     report = read_json(tmp_path / "default" / minilm_checkpoint.name / "onnx-fp16.FAILED-parity.json")
