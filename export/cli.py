@@ -132,9 +132,7 @@ def summary(results: list, synthetic: bool) -> str:
 
 
 def _room_used(report) -> str:
-    if report is None or not report.margin:
-        return "-"
-    return f"{max(report.margin.values()):.0%}"
+    return f"{report.worst_room:.0%}" if report is not None and report.margin else "-"
 
 
 def run_export(args: argparse.Namespace, log: Progress) -> int:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -126,10 +125,10 @@ def census(package: Path, function: str) -> Counter:
 
 def worst_pair(reference: parity.Encoded, candidate: parity.Encoded, texts: parity.Texts) -> dict:
     """The pair that carries MaxSim's max relative error: its scores against the floor, its sizes."""
-    from runtimes.golden import SCORE_FLOOR
+    from runtimes.golden import SCORE_FLOOR, relative_errors
 
     s_ref, s_cand = parity.score_matrix(reference), parity.score_matrix(candidate)
-    rel = np.abs(s_cand - s_ref) / np.maximum(np.abs(s_ref), SCORE_FLOOR)
+    rel = relative_errors(s_cand, s_ref)
     q, d = np.unravel_index(int(np.argmax(rel)), rel.shape)
     order = np.argsort(-rel, axis=None)[:5]
     short = np.array([len(v) <= SHORT_DOCUMENT for v in reference.documents])
@@ -221,8 +220,6 @@ def main(argv: list[str] | None = None) -> int:
     from .checkpoint import CheckpointError, read_checkpoint
     from .pipeline import Exporter
 
-    # the artifact cache's key does not hold an op policy: never store or reuse a policy's package
-    os.environ.pop("MXBAI_EXPORT_ARTIFACT_CACHE", None)
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     try:
         checkpoint = read_checkpoint(args.model, source=str(args.model))

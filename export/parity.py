@@ -76,6 +76,11 @@ class ParityReport:
         return room_used(self.metrics, self.thresholds)
 
     @property
+    def worst_room(self) -> float:
+        """The largest share of its room any gated metric uses (1 = the bound)."""
+        return max(self.margin.values(), default=0.0)
+
+    @property
     def within_margin(self) -> bool:
         return self.passed and all(used <= MARGIN for used in self.margin.values())
 

@@ -209,8 +209,8 @@ class Exporter:
                 best = attempt
                 return True
             shutil.rmtree(attempt.staging)
-            worse.append(f"{parity.kept_count(precision, len(kept))}: room used {_worst(attempt.report):.0%}")
-            self.log(f"{tag} measured worse with {worse[-1]}, against {_worst(best.report):.0%} before; the better "
+            worse.append(f"{parity.kept_count(precision, len(kept))}: room used {attempt.report.worst_room:.0%}")
+            self.log(f"{tag} measured worse with {worse[-1]}, against {best.report.worst_room:.0%} before; the better "
                      f"bundle stands")
             return False
 
@@ -228,7 +228,7 @@ class Exporter:
         if best.report.within_margin or not worse or best.report.kept:
             return best, ""
         return best, (f"the fallback could not help: every retry measured worse than the first attempt's "
-                      f"{_worst(first):.0%} ({'; '.join(worse)}), so this target's error is not where the PyTorch "
+                      f"{first.worst_room:.0%} ({'; '.join(worse)}), so this target's error is not where the PyTorch "
                       f"ranking put it")
 
     def build(self, target_name: str, precision: str) -> Result:
@@ -263,13 +263,9 @@ class Exporter:
             return Result(target_name, precision, None, None, None, error)
 
 
-def _worst(report: ParityReport) -> float:
-    return max(report.margin.values(), default=0.0)
-
-
 def _standing(report: ParityReport) -> tuple[bool, float]:
     """Orders bundles best first: one that holds its tier, then the least room used."""
-    return not report.passed, _worst(report)
+    return not report.passed, report.worst_room
 
 
 def _refuse_without_margin(report: ParityReport) -> None:

@@ -72,7 +72,7 @@ def verify_bundle(bundle: Path, full: bool, log, held_out: bool = False) -> tupl
 
 
 def _room(reports: list[ParityReport]) -> str:
-    return " / ".join(f"{max(r.margin.values()):.0%}" for r in reports) if reports else "-"
+    return " / ".join(f"{r.worst_room:.0%}" for r in reports) if reports else "-"
 
 
 def run_verify(bundles: list[Path], full: bool, log, held_out: bool = False) -> int:

@@ -86,11 +86,13 @@ def tiny_values(builds):
     exporter.close()
 
 
-@pytest.mark.parametrize("target", ["executorch", "coreml"])
-def test_fp16_fallback_keeps_the_broken_block_in_fp32(request, target):
+@pytest.mark.parametrize("target, fixture", [("executorch", "tiny_values_executorch_run"),
+                                             ("coreml", "tiny_values_coreml_run")])
+def test_fp16_fallback_keeps_the_broken_block_in_fp32(request, target, fixture):
     """With every block in fp16 the bundle misses the tier; the fallback finds the block (ranked in each fp16
-    form: ExecuTorch's weights, Core ML's compute), keeps it in fp32, and names it."""
-    run = request.getfixturevalue(f"tiny_values_{target}_run")
+    form: ExecuTorch's weights, Core ML's compute), keeps it in fp32, and names it. (The run's fixture is a
+    parameter by name, so that the session orders the test after the run: conftest.fixtures_of.)"""
+    run = request.getfixturevalue(fixture)
     assert run.code == 0, run.output.stderr[-2000:]
     assert f"[{target} fp16] missed the fp16 tier" in run.output.stderr
     bundle = run.bundle(target, "fp16")
