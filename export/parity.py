@@ -18,7 +18,11 @@ if TYPE_CHECKING:  # the reference needs torch; verify and bench without --full 
 # metric -> (comparison, bound), per precision; ARCHITECTURE.md's tiers
 TIERS: dict[str, dict[str, tuple[str, float]]] = {
     "fp32": {"cosine_min": (">=", 0.99999), "maxsim_rel_err_max": ("<=", 1e-4), "top10_agreement": (">=", 1.0)},
-    "fp16": {"cosine_min": (">=", 0.999), "maxsim_rel_err_max": ("<=", 5e-3), "top10_agreement": (">=", 0.99)},
+    # fp16 holds the bulk of the pairs (p99) tighter than one bound on the max could, and the single worst pair only
+    # loosely: over thousands of pairs that one is a bottom-ranked pair of a near-empty document, on every target
+    # (spec/bundle.md, "The tiers")
+    "fp16": {"cosine_min": (">=", 0.999), "maxsim_rel_err_p99": ("<=", 2e-3), "maxsim_rel_err_max": ("<=", 1e-2),
+             "top10_agreement": (">=", 0.99)},
     "int8": {"cosine_mean": (">=", 0.995), "maxsim_rel_err_p99": ("<=", 2e-2), "top10_agreement": (">=", 0.95)},
 }
 # Worst value of each metric across batch sizes: lower is worse for these, higher for the rest.

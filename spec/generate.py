@@ -378,6 +378,10 @@ def golden_cases() -> list[dict]:
         golden_case("percentile-interpolation", "eleven errors: p99 interpolates between the two largest",
                     [x(1)], [x(1 + j / 8) for j in range(11)], [x(1)], [x(1 + j / 8 + j / 256) for j in range(11)],
                     {"maxsim_rel_err_p99": ("<=", 0.01), "maxsim_rel_err_max": ("<=", 0.05)}),
+        golden_case("fp16-tier-tail", "the fp16 tier's MaxSim bounds: one pair of 101 off by 2^-7, the rest by "
+                    "2^-10; p99 is the second largest, so the one pair is held by the max's bound alone",
+                    [x(1)], [x(2)] * 101, [x(1)], [x(2 + 2 ** -9)] * 100 + [x(2 + 2 ** -6)],
+                    {"maxsim_rel_err_p99": ("<=", 2e-3), "maxsim_rel_err_max": ("<=", 1e-2)}),
         golden_case("top-k-ties", "equal expected scores rank in corpus order; top_k 2 of 4 documents",
                     [x(1)], [x(2), x(2), x(1), x(0.5)], [x(1)], [x(1), x(2), x(2), x(0.5)],
                     {"top10_agreement": (">=", 0.99)}, top_k=2),
@@ -402,6 +406,8 @@ def golden_cases() -> list[dict]:
     assert by_name["floor-at-one-and-above"]["metrics"]["maxsim_rel_err_max"] == 0.0625
     assert by_name["floor-at-one-and-above"]["failures"] == ["maxsim_rel_err_max"]
     assert by_name["negative-scores"]["failures"] == [] and by_name["negative-scores"]["metrics"]["maxsim_rel_err_max"] == 0.0625
+    assert by_name["fp16-tier-tail"]["metrics"]["maxsim_rel_err_p99"] == 2 ** -10
+    assert by_name["fp16-tier-tail"]["metrics"]["maxsim_rel_err_max"] == 2 ** -7 and not by_name["fp16-tier-tail"]["failures"]
     assert by_name["top-k-ties"]["metrics"]["top10_agreement"] == 0.5
     assert by_name["top-k-absent"]["metrics"]["top10_agreement"] == 1.0
     assert by_name["zero-vector"]["metrics"]["cosine_min"] == 0.0

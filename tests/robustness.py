@@ -42,7 +42,7 @@ CASES = {c.name: c for c in [
     *(Case(f"seed{s}", s) for s in range(5)),
     Case("scaled-head", 0, head_scale=SCALE),
     Case("no-query-prefix", 11, query_prefix=""),
-    *(Case(f"defaults-seed{s}", s, pylate_defaults=True) for s in (1234, 5, 6)),
+    *(Case(f"defaults-seed{s}", s, pylate_defaults=True) for s in (1234, 5, 6, 7, 8)),
 ]}
 
 
