@@ -208,5 +208,5 @@ class ColbertRuntime:
 
 def top_k(scores: Sequence[float], k: int) -> list[tuple[int, float]]:
     order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
-    return [(i, float(scores[i])) for i in order[:k]]
+    return [(i, float(scores[i])) for i in order[:max(k, 0)]]  # at most k: a negative k slices from the end
 
