@@ -38,7 +38,7 @@ def cache_root() -> Path | None:
 @functools.cache  # the code does not change within a process; read once, not per conversion
 def _code_digest() -> str:
     digest = hashlib.sha256()
-    for path in sorted(CODE.rglob("*.py")):
+    for path in sorted([*CODE.rglob("*.py"), *CODE.rglob("*.json")]):  # the texts too: calibration shapes int8
         digest.update(path.relative_to(CODE).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 

@@ -1,15 +1,21 @@
-"""Writes spec/conformance/ from Hugging Face `tokenizers` itself and from the Python runtime, deterministically.
+"""Writes spec/conformance/ from Hugging Face `tokenizers` itself and from spec/oracle.py, deterministically.
 
-    python spec/generate.py --mxbai-tokenizer ../shared/fixtures/mxbai-edge-colbert-v0/tokenizer.json \\
+    python -m spec.generate --mxbai-tokenizer ../shared/fixtures/mxbai-edge-colbert-v0/tokenizer.json \\
         --minilm-tokenizer CHECKPOINT/tokenizer.json
+
+Every expected value (preprocessed texts, the ids around the tokenizer's, kept positions and buckets, MaxSim
+scores and ranks, golden-rule metrics and failures, index files and their hits) comes from spec/oracle.py,
+written from spec/bundle.md's text, not from the runtime it tests; it imports nothing from `export`.
 
 The MiniLM tokenizer is the one in the trained MiniLM ColBERT that PyLate saves (tests/checkpoints.py), and
 so in every bundle exported from it: PyLate adds its [unused0]/[unused1] prefixes as added tokens, which
 changes the ids of texts that spell them out.
 
 tests/test_spec.py runs it into a temporary directory and fails on any byte of difference from the
-committed files, so a change of `tokenizers` (pinned in pyproject.toml), of Python's Unicode tables or of
-the runtime shows up as a diff to review. Tokenizer files are named by sha256, never copied.
+committed files, so a change of `tokenizers` (pinned in pyproject.toml), of Python's Unicode tables, of
+the oracle or of the gate's texts it reads (export/texts/gate.json) shows up as a diff to review. Tokenizer
+files are named by sha256, never copied. The runtime's ColbertSettings and IoSpec only shape the tokenize
+headers' `settings` as colbert.json has them.
 """
 from __future__ import annotations
 
@@ -17,23 +23,19 @@ import argparse
 import hashlib
 import json
 import random
+import string
 import sys
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 from tokenizers import Tokenizer, normalizers, pre_tokenizers
 
+from runtimes.colbert import ColbertSettings
+from runtimes.iospec import Bucket, IoSpec
+from spec import oracle
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from export import parity_texts  # noqa: E402
-from export.checkpoint import PYLATE_DEFAULTS, python_whitespace  # noqa: E402
-from runtimes.colbert import ColbertSettings, ColbertTokenizer, maxsim, top_k  # noqa: E402
-from runtimes.golden import Golden, judge, measure  # noqa: E402
-from runtimes.index import Index  # noqa: E402
-from runtimes.iospec import Bucket, IoSpec  # noqa: E402
-
 OUT = ROOT / "spec" / "conformance"
 SURROGATES = range(0xD800, 0xE000)  # not Unicode scalar values: no UTF-8 text holds them
 INDEX_DIGEST = hashlib.sha256(b"mxbai-edge conformance index").hexdigest()  # stands for a bundle's model digest
@@ -49,6 +51,22 @@ def write_jsonl(path: Path, header: dict, cases: list[dict]) -> None:
 
 def sha256_file(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+# ---------------------------------------------------------------- the parity gate's texts, as data
+
+# Read from export/texts/gate.json as a file, so that the vectors depend on no code of the exporter. They take the
+# five lists format 1's vectors took; the gate grows through its other lists (MORE_QUERIES, MORE_DOCUMENTS), which
+# the vectors leave out. An edit of these five changes spec/conformance: tests/test_spec.py shows it as a diff.
+GATE = json.loads((ROOT / "export" / "texts" / "gate.json").read_text(encoding="utf-8"))
+QUERIES, EDGE_QUERIES, DOCUMENTS, EDGE_DOCUMENTS, TEXT_EDGES = (
+    GATE[name] for name in ("QUERIES", "EDGE_QUERIES", "DOCUMENTS", "EDGE_DOCUMENTS", "TEXT_EDGES"))
+
+
+def long_documents() -> list[str]:
+    """As export/parity_texts.long_documents composes them: past the 128-token window (the first six documents,
+    and ten more), and past any document_length up to 2048 (all of them three times)."""
+    return [" ".join(DOCUMENTS[:6]), " ".join(DOCUMENTS[20:30]), " ".join(DOCUMENTS * 3)]
 
 
 # ---------------------------------------------------------------- texts
@@ -91,16 +109,14 @@ def random_mark_text(rng: random.Random) -> str:
 
 def long_texts() -> list[str]:
     """Past 128 tokens, and past every document_length (512 for mxbai, 256 for MiniLM)."""
-    base = " ".join(parity_texts.DOCUMENTS)
+    base = " ".join(DOCUMENTS)
     return [base[:700], base[:1500], base, "word " * 600, "東京" * 400, "🙂" * 300, "a" * 3000,
             "punctuation, " * 300]
 
 
 def gate_texts() -> list[str]:
     """The parity gate's texts as format 1 froze them; the gate has more since, which the vectors leave out."""
-    t = parity_texts
-    return (t.QUERIES + t.EDGE_QUERIES + t.TEXT_EDGES
-            + t.DOCUMENTS + t.EDGE_DOCUMENTS + t.TEXT_EDGES + t.long_documents())
+    return QUERIES + EDGE_QUERIES + TEXT_EDGES + DOCUMENTS + EDGE_DOCUMENTS + TEXT_EDGES + long_documents()
 
 
 def texts(seed: int, count: int = 3000) -> list[str]:
@@ -116,12 +132,22 @@ def texts(seed: int, count: int = 3000) -> list[str]:
 
 # ---------------------------------------------------------------- preprocessing and tokenization
 
+SKIPLIST_WORDS = list(string.punctuation)  # PyLate's default skiplist: the 32 ASCII punctuation characters
+
+
+def python_whitespace() -> list[int]:
+    """strip_codepoints: the code points Python's str.strip() removes (spec/bundle.md step 1: its 29)."""
+    points = [c for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    assert len(points) == 29, points
+    return points
+
+
 def settings_for(tokenizer: Path, *, query_prefix: str, document_prefix: str, query_length: int,
                  document_length: int, do_query_expansion: bool, attend_to_expansion_tokens: bool,
                  do_lower_case: bool, mask_token: str, dim: int) -> ColbertSettings:
     """colbert.json as the exporter writes it for these PyLate settings, with the buckets of TFLite/Core ML."""
     tok = Tokenizer.from_file(str(tokenizer))
-    words = PYLATE_DEFAULTS["skiplist_words"]
+    words = SKIPLIST_WORDS
     document_buckets = [n for n in (128, 256) if n < document_length] + [document_length]
     buckets = {"encode_query": Bucket("query", query_length),
                **{f"encode_document_{n}": Bucket("document", n) for n in document_buckets}}
@@ -137,25 +163,18 @@ def settings_for(tokenizer: Path, *, query_prefix: str, document_prefix: str, qu
         io=IoSpec.encoder(dim, "int32", 1, document_length, buckets=buckets))
 
 
-def tokenize_case(tokenizer: ColbertTokenizer, text: str) -> dict:
-    case = {"text": text}
-    for kind, is_query in (("query", True), ("document", False)):
-        ids, mask = tokenizer.encode([text], is_query)
-        case[kind] = {
-            "input_ids": ids[0].tolist(),
-            "attention_mask": mask[0].tolist(),
-            "kept_positions": np.flatnonzero(tokenizer.keep(ids, mask, is_query)[0]).tolist(),
-            "bucket": tokenizer.settings.io.bucket_for(ids.shape[1], is_query)[0],
-        }
-    return case
+def tokenize_case(tokenizer: Tokenizer, settings: dict, text: str) -> dict:
+    """The text alone as a query and as a document: ids from `tokenizers`, the rest from the oracle."""
+    return {"text": text, "query": oracle.tokenize(tokenizer, settings, text, True),
+            "document": oracle.tokenize(tokenizer, settings, text, False)}
 
 
 def write_tokenize(name: str, tokenizer_name: str, path: Path, settings: ColbertSettings, seed: int, out: Path) -> None:
-    tokenizer = ColbertTokenizer(path, settings)
+    tokenizer, colbert_json = oracle.load_tokenizer(path), asdict(settings)
     header = {"about": "Each text tokenised alone as a query and as a document with these settings "
                        "(colbert.json); the bucket is the one a bucketed target (TFLite, Core ML) runs it through.",
               "tokenizer": tokenizer_name, "tokenizer_sha256": sha256_file(path), "settings": asdict(settings)}
-    write_jsonl(out / f"tokenize-{name}.jsonl", header, [tokenize_case(tokenizer, t) for t in texts(seed)])
+    write_jsonl(out / f"tokenize-{name}.jsonl", header, [tokenize_case(tokenizer, colbert_json, t) for t in texts(seed)])
 
 
 def sigma_contexts(rng: random.Random) -> list[str]:
@@ -170,18 +189,18 @@ def sigma_contexts(rng: random.Random) -> list[str]:
     return texts
 
 
-def write_preprocess(mxbai: Path, out: Path) -> None:
-    cased = ColbertTokenizer(mxbai, replace(settings_for(mxbai, **MXBAI), do_lower_case=False))
-    lower = ColbertTokenizer(mxbai, settings_for(mxbai, **MXBAI))
+def write_preprocess(out: Path) -> None:
+    strip = python_whitespace()
     rng = random.Random(3)
     pool = [t for t in texts(2) if len(t) < 400] + [
         "".join(rng.choice(EDGE_WORDS + SPACE_TEXTS + ["Σ", "ΑΣ", "ΣΑ", "Σ.", "İ", "ẞ", "Ω", "K"])
                 for _ in range(rng.randint(1, 8))) for _ in range(1000)]
     pool += sigma_contexts(random.Random(4))
-    cases = [{"text": t, "lowercase": lower.preprocess(t), "cased": cased.preprocess(t)} for t in pool]
+    cases = [{"text": t, "lowercase": oracle.preprocess(t, strip, True), "cased": oracle.preprocess(t, strip, False)}
+             for t in pool]
     header = {"about": "Preprocessing (spec/bundle.md step 1 and 2): strip strip_codepoints from both ends, then "
                        "lowercase with Python's str.lower when do_lower_case. `lowercase`: do_lower_case true; "
-                       "`cased`: false.", "strip_codepoints": python_whitespace()}
+                       "`cased`: false.", "strip_codepoints": strip}
     write_jsonl(out / "preprocess.jsonl", header, cases)
 
 
@@ -308,10 +327,10 @@ def scoring_cases() -> list[dict]:
         documents = [exact_vectors(rng, int(rng.integers(0, 12)), dim) for _ in range(int(rng.integers(1, 15)))]
         if n % 3 == 0 and len(documents) > 2:  # exact ties: a document repeated later in the corpus
             documents[-1] = documents[0].copy()
-        scores = [maxsim(query, d) for d in documents]
+        scores = [oracle.maxsim(query, d) for d in documents]
         k = int(rng.integers(1, len(documents) + 2))
         cases.append({"name": f"seeded-{n}", "dim": dim, "query": query.tolist(), "documents": [d.tolist() for d in documents],
-                      "maxsim": scores, "k": k, "rank": [i for i, _ in top_k(scores, k)]})
+                      "maxsim": scores, "k": k, "rank": oracle.rank(scores, k)})
     tie = [[1.0, 0.0]]
     cases.append({"name": "all-equal", "dim": 2, "query": tie, "documents": [tie, tie, tie], "maxsim": [1.0, 1.0, 1.0],
                   "k": 2, "rank": [0, 1]})
@@ -346,7 +365,7 @@ def golden_entry(text: str, vectors: list[list[float]]) -> dict:
 def golden_case(name: str, about: str, queries: list, documents: list, encoded_queries: list,
                 encoded_documents: list, tolerance: dict, top_k: int | None = None) -> dict:
     """One case: golden.json's fields from reference vectors, the vectors a port encoded, and rule 2 to 5's answer."""
-    reference = [[maxsim(golden_vectors(q), golden_vectors(d)) for d in documents] for q in queries]
+    reference = [[oracle.maxsim(golden_vectors(q), golden_vectors(d)) for d in documents] for q in queries]
     golden = {"queries": [golden_entry(f"query {n}", q) for n, q in enumerate(queries)],
               "documents": [golden_entry(f"document {n}", d) for n, d in enumerate(documents)],
               "scores": reference, "tolerance": {m: {"op": op, "value": v} for m, (op, v) in tolerance.items()}}
@@ -354,13 +373,13 @@ def golden_case(name: str, about: str, queries: list, documents: list, encoded_q
         golden["top_k"] = top_k
     case = {"name": name, "about": about, "dim": GOLDEN_DIM, "golden": golden,
             "encoded": {"queries": encoded_queries, "documents": encoded_documents}}
-    parsed = Golden.from_data(json.loads(dumps(golden)), name)
+    parsed = oracle.read_golden(json.loads(dumps(golden)))  # golden.json as a port reads it
     try:
-        metrics = measure(parsed, [golden_vectors(q) for q in encoded_queries], [golden_vectors(d) for d in encoded_documents])
-    except ValueError:
+        metrics = oracle.golden_metrics(parsed, [golden_vectors(q) for q in encoded_queries],
+                                        [golden_vectors(d) for d in encoded_documents])
+    except oracle.VectorCountError:
         return {**case, "error": "vector_count"}
-    failures = sorted(f.split("=")[0] for f in judge(parsed, metrics))
-    return {**case, "metrics": metrics, "failures": failures}
+    return {**case, "metrics": metrics, "failures": oracle.failures(parsed, metrics)}
 
 
 def golden_cases() -> list[dict]:
@@ -497,14 +516,15 @@ def write_index(out: Path) -> None:
     queries = [exact_vectors(rng, int(rng.integers(1, 8)), dim) for _ in range(12)]
     files = {}
     for dtype in ("float32", "float16"):
-        index = Index.build(documents, metadata, INDEX_DIGEST, dtype)
         name = f"small-{dtype}.cbindex"
-        (out / name).write_bytes(index.to_bytes())
+        (out / name).write_bytes(oracle.index_bytes(documents, metadata, INDEX_DIGEST, dtype, dim))
         files[dtype] = {"file": name, "sha256": sha256_file(out / name)}
-    index = Index.build(documents, metadata, INDEX_DIGEST)  # 1/8 steps are exact in fp16 too: one answer for both
-    cases = [{"name": f"query-{n}", "query": q.tolist(), "k": k,
-              "hits": [{"index": h.index, "score": h.score} for h in index.search(q, k)]}
-             for n, (q, k) in enumerate(zip(queries, [1, 3, 5, 10, 40, 50] * 2))]
+    cases = []
+    for n, (q, k) in enumerate(zip(queries, [1, 3, 5, 10, 40, 50] * 2)):
+        hits = oracle.search(q, documents, k, "float32")
+        assert hits == oracle.search(q, documents, k, "float16")  # 1/8 steps are exact in fp16 too: one answer for both
+        cases.append({"name": f"query-{n}", "query": q.tolist(), "k": k,
+                      "hits": [{"index": i, "score": score} for i, score in hits]})
     mutations = [
         {"name": "truncated", "op": "truncate", "bytes": 1000, "error": "corrupt"},
         {"name": "header-only", "op": "truncate", "bytes": 80, "error": "corrupt"},
@@ -526,7 +546,7 @@ def write_index(out: Path) -> None:
 def generate(mxbai: Path, minilm: Path, out: Path = OUT) -> None:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    write_preprocess(mxbai, out)
+    write_preprocess(out)
     write_tokenize("mxbai", "mxbai-edge-colbert-v0", mxbai, settings_for(mxbai, **MXBAI), 1, out)
     write_tokenize("mxbai-variant", "mxbai-edge-colbert-v0", mxbai, settings_for(mxbai, **MXBAI_VARIANT), 2, out)
     write_tokenize("minilm", "all-MiniLM-L6-v2, saved by PyLate", minilm, settings_for(minilm, **MINILM), 3, out)

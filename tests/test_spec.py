@@ -53,7 +53,8 @@ def settings_of(header: dict) -> ColbertSettings:
 
 
 def test_conformance_vectors_regenerate_byte_for_byte(tmp_path, tokenizers):
-    """From tokenizers itself and the runtime: a change of either shows up here as a diff to review."""
+    """From tokenizers itself and spec/oracle.py: a change of either, or of the texts in export/texts/gate.json,
+    shows up here as a diff to review."""
     generate(FIXTURE_TOKENIZER, tokenizers["all-MiniLM-L6-v2, saved by PyLate"], tmp_path)
     committed = sorted(p.name for p in CONFORMANCE.iterdir())
     assert committed == sorted(p.name for p in tmp_path.iterdir())
