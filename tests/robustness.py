@@ -40,6 +40,7 @@ class Case:
 PYLATE_DEFAULTS = {"embedding_size": 48, "query_length": 32, "document_length": 300, "do_query_expansion": False}
 CASES = {c.name: c for c in [
     *(Case(f"seed{s}", s) for s in range(5)),
+    Case("tests-checkpoint", 7),  # the trained checkpoint the tests export (tests/checkpoints.py)
     Case("scaled-head", 0, head_scale=SCALE),
     Case("no-query-prefix", 11, query_prefix=""),
     *(Case(f"defaults-seed{s}", s, pylate_defaults=True) for s in (1234, 5, 6, 7, 8)),
