@@ -21,7 +21,7 @@ TIERS: dict[str, dict[str, tuple[str, float]]] = {
     # fp16 holds the bulk of the pairs (p99) tighter than one bound on the max could, and the single worst pair only
     # loosely: over thousands of pairs that one is a bottom-ranked pair of a near-empty document, on every target
     # (spec/bundle.md, "The tiers")
-    "fp16": {"cosine_min": (">=", 0.999), "maxsim_rel_err_p99": ("<=", 2e-3), "maxsim_rel_err_max": ("<=", 1e-2),
+    "fp16": {"cosine_min": (">=", 0.999), "maxsim_rel_err_p99": ("<=", 3e-3), "maxsim_rel_err_max": ("<=", 1e-2),
              "top10_agreement": (">=", 0.99)},
     "int8": {"cosine_mean": (">=", 0.995), "maxsim_rel_err_p99": ("<=", 2e-2), "top10_agreement": (">=", 0.95)},
 }
