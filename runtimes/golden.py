@@ -105,6 +105,9 @@ def agreement(expected: np.ndarray, actual: np.ndarray, k: int) -> float:
 
 def measure(golden: Golden, queries: Sequence[np.ndarray], documents: Sequence[np.ndarray]) -> dict[str, float]:
     """Steps 2 to 4 of the rule on encoded vectors; ValueError when a vector count differs."""
+    if (len(queries), len(documents)) != (len(golden.queries), len(golden.documents)):  # zip would drop the rest
+        raise ValueError(f"{len(queries)} queries and {len(documents)} documents encoded, golden.json has "
+                         f"{len(golden.queries)} and {len(golden.documents)}")
     cosines = []
     for n, (entry, got) in enumerate(zip(golden.queries + golden.documents, list(queries) + list(documents))):
         want = np.asarray(entry["vectors"], dtype=np.float64).reshape(-1, got.shape[1])

@@ -172,6 +172,14 @@ def test_python_runtime_passes_the_golden_rule_vectors():
         assert sorted(f.split("=")[0] for f in judge(golden, metrics)) == case["failures"], case["name"]
 
 
+def test_golden_rule_refuses_fewer_encoded_texts_than_golden_json_holds():
+    """Without documents there are no pairs to expose a missing query: the counts themselves must differ."""
+    entry = {"text": "q", "input_ids": [1], "attention_mask": [1], "kept_positions": [0], "vectors": [[1.0, 0.0]]}
+    golden = Golden.from_data({"tolerance": {}, "queries": [entry, entry], "documents": [], "scores": [[], []]}, "two")
+    with pytest.raises(ValueError, match="1 queries and 0 documents encoded, golden.json has 2 and 0"):
+        measure(golden, [np.asarray([[1.0, 0.0]], np.float32)], [])
+
+
 def bad_bundle_cases() -> list[dict]:
     return read_jsonl("bad-bundles.jsonl")[1]
 
