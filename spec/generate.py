@@ -173,7 +173,7 @@ def write_tokenize(name: str, tokenizer_name: str, path: Path, settings: Colbert
     tokenizer, colbert_json = oracle.load_tokenizer(path), asdict(settings)
     header = {"about": "Each text tokenised alone as a query and as a document with these settings "
                        "(colbert.json); the bucket is the one a bucketed target (TFLite, Core ML) runs it through.",
-              "tokenizer": tokenizer_name, "tokenizer_sha256": sha256_file(path), "settings": asdict(settings)}
+              "tokenizer": tokenizer_name, "tokenizer_sha256": sha256_file(path), "settings": colbert_json}
     write_jsonl(out / f"tokenize-{name}.jsonl", header, [tokenize_case(tokenizer, colbert_json, t) for t in texts(seed)])
 
 

