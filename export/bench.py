@@ -26,7 +26,7 @@ from runtimes.manifest import BundleError, read_manifest
 
 from . import bench_corpus
 from .parity import Encoded, compare
-from .table import format_table
+from runtimes.table import format_table
 
 WORKER = Path(__file__).with_name("bench_worker.py")
 BROWSER_WORKER = Path(__file__).resolve().parents[1] / "web-demo" / "bench-worker.mjs"

@@ -11,7 +11,7 @@ from runtimes.targets import PRECISIONS, TARGETS
 
 from .checkpoint import HUB_IDS, CheckpointError
 from .parity import MARGIN, kept_phrase
-from .table import format_table
+from runtimes.table import format_table
 
 EXIT_FAILED_GATE = 1
 EXIT_BAD_INPUT = 2
@@ -172,8 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             return run_verify(args.bundles, args.full, log, args.held_out)
         if args.command == "index":
             from runtimes.index import IndexFileError
-
-            from .index_command import CorpusError, run_index
+            from runtimes.index_command import CorpusError, run_index
 
             try:
                 return run_index(args.bundle, args.corpus, args.out, args.dtype)

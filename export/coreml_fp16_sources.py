@@ -29,7 +29,7 @@ from typing import Callable
 import numpy as np
 
 from . import parity
-from .table import format_table
+from runtimes.table import format_table
 
 # MIL op types by kind, as coremltools lowers the export encoder (the census prints what a program holds)
 LINEAR = {"linear"}

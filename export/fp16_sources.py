@@ -29,7 +29,7 @@ from torch import nn
 
 from . import parity
 from .encoder import Attention, BertEmbeddings, BertIntermediate, BertResidual
-from .table import format_table
+from runtimes.table import format_table
 
 Rewrite = Callable[[nn.Module], None]
 

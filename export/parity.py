@@ -10,7 +10,7 @@ from runtimes.colbert import ColbertRuntime, ColbertTokenizer, maxsim
 from runtimes.golden import relative_errors
 
 from . import heldout_texts, parity_texts
-from .table import plural
+from runtimes.table import plural
 
 if TYPE_CHECKING:  # the reference needs torch; verify and bench without --full must not import it
     from .reference import Reference

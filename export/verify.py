@@ -17,7 +17,7 @@ from runtimes.manifest import BundleError, read_json_file, read_manifest
 from .checkpoint import HUB_IDS, fetch_from_hub, read_checkpoint
 from .parity import ParityReport, gate_texts, held_out_texts, reference_outputs, run_gate
 from .source import resolve
-from .table import format_table
+from runtimes.table import format_table
 
 
 def check_golden(runtime: runtimes.ColbertRuntime) -> list[str]:

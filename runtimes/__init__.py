@@ -4,31 +4,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .colbert import ColbertRuntime, ColbertSettings, ColbertTokenizer, maxsim, top_k
-from .golden import Golden
+from .bundle import OpenBundle, open_bundle
+from .colbert import ColbertRuntime, ColbertSettings, maxsim, top_k
 from .index import Hit, Index, IndexFileError
-from .manifest import BundleError, model_digest, read_manifest, verify_hashes
-from .targets import TARGETS, engine_module
+from .manifest import BundleError, model_digest
+from .targets import engine_module
 
-__all__ = ["load", "BundleError", "ColbertRuntime", "ColbertSettings", "Hit", "Index", "IndexFileError",
-           "build_index", "search", "maxsim", "top_k"]
+__all__ = ["load", "open_bundle", "OpenBundle", "BundleError", "ColbertRuntime", "ColbertSettings", "Hit", "Index",
+           "IndexFileError", "build_index", "search", "maxsim", "top_k"]
 
 
 def load(bundle_dir: str | Path, batch_size: int = 16, threads: int = 0) -> ColbertRuntime:
     """Open a bundle as spec/bundle.md says (manifest and format, every hash, colbert.json, tokenizer.json,
     golden.json, then the model) and return a runtime for it (threads 0: the engine's default)."""
-    bundle_dir = Path(bundle_dir)
-    manifest = read_manifest(bundle_dir)
-    verify_hashes(bundle_dir, manifest)
-    target = manifest.get("target")
-    if target not in TARGETS:
-        raise BundleError(f"{bundle_dir}: unknown target {target!r}; this runtime knows {', '.join(TARGETS)}",
-                          "unknown_target")
-    settings = ColbertSettings.from_file(bundle_dir / "colbert.json")
-    tokenizer = ColbertTokenizer(bundle_dir / "tokenizer.json", settings)
-    golden = Golden.from_file(bundle_dir / "golden.json")
-    engine = engine_module(target).load_engine(bundle_dir, settings, manifest, threads)
-    return ColbertRuntime(tokenizer, engine, batch_size=batch_size, model_digest=model_digest(manifest), golden=golden)
+    bundle = open_bundle(bundle_dir)
+    engine = engine_module(bundle.manifest["target"]).load_engine(bundle.path, bundle.settings, bundle.manifest,
+                                                                  threads)
+    return ColbertRuntime(bundle.tokenizer, engine, batch_size=batch_size, model_digest=model_digest(bundle.manifest),
+                          golden=bundle.golden)
 
 
 def build_index(runtime: ColbertRuntime, texts: Sequence[str], metadata: Sequence | None = None,

@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from export.cli import Progress
-    from export.table import format_table
+    from runtimes.table import format_table
     from tests.pylate_env import PyLate, pylate_python
 
     log = Progress()

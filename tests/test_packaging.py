@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_onnx_runtime_installs_alone_and_runs_a_bundle(request, exports, tmp_path):
     bundle = exports.bundle(*SYNTHETIC_ONNX, model=synthetic_name(), target="onnx", precision="int8")
-    key = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:12]
+    installed_from = [ROOT / "pyproject.toml", *sorted((ROOT / "runtimes").glob("*.py"))]  # pip copies the code
+    key = hashlib.sha256(b"".join(p.read_bytes() for p in installed_from)).hexdigest()[:12]
     venv = request.config.cache.mkdir("runtime-venv") / key  # a fresh interpreter without the project's packages
     python = venv / "bin" / "python"
     if not (venv / "ready").is_file():
@@ -42,3 +43,6 @@ def test_onnx_runtime_installs_alone_and_runs_a_bundle(request, exports, tmp_pat
     got = json.loads(result.stdout)
     assert [i for i, _ in got] == [i for i, _ in expected]
     np.testing.assert_allclose([s for _, s in got], [s for _, s in expected], rtol=1e-5)
+    selftest = subprocess.run([str(python), "-m", "runtimes", "selftest", "--bundle", str(bundle)], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300)  # the CLI contract, without torch
+    assert selftest.returncode == 0 and json.loads(selftest.stdout)["passed"], selftest.stderr[-2000:]

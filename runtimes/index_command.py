@@ -1,4 +1,5 @@
-"""`python -m export index BUNDLE --corpus FILE --out INDEX`: encode a corpus once into a portable index file.
+"""`python -m runtimes index --bundle DIR --corpus FILE --out INDEX` (and its alias `python -m export index BUNDLE
+...`): encode a corpus once into a portable index file.
 
 The corpus is JSON Lines (each line a string, or an object with a "text" field) or one JSON array of the
 same. Each document's metadata in the index is its line: the string itself, or the whole object.
@@ -10,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-import runtimes
-from runtimes.index import DTYPES
+from . import build_index, load
+from .index import DTYPES
 
 from .table import format_table
 
@@ -71,8 +72,9 @@ class ProgressBar:
               file=sys.stderr, flush=True)
 
 
-def run_index(bundle: Path, corpus: Path, out: Path, dtype: str) -> int:
-    """Exit 0 with the index written; CorpusError or BundleError (exit 2) leaves nothing behind."""
+def run_index(bundle: Path, corpus: Path, out: Path, dtype: str, threads: int = 0) -> int:
+    """Exit 0 with the index written and a summary table printed; CorpusError, BundleError or IndexFileError
+    leaves nothing behind."""
     if dtype not in DTYPES:
         raise CorpusError(f"--dtype {dtype}: choose {' or '.join(DTYPES)}")
     if not Path(out).parent.is_dir():
@@ -80,9 +82,9 @@ def run_index(bundle: Path, corpus: Path, out: Path, dtype: str) -> int:
     if Path(out).is_dir():
         raise CorpusError(f"--out {out} is a directory; give the index file's path")
     texts, metadata = read_corpus(corpus)
-    runtime = runtimes.load(bundle)
+    runtime = load(bundle, threads=threads)
     started = time.perf_counter()
-    index = runtimes.build_index(runtime, texts, metadata, dtype, progress=ProgressBar(len(texts)))
+    index = build_index(runtime, texts, metadata, dtype, progress=ProgressBar(len(texts)))
     try:
         index.save(out)
     except OSError as e:
