@@ -1,15 +1,17 @@
 """Tiers on trained weights the tests did not tune to: PyLate-saved ColBERTs from the trained MiniLM with
 Dense heads of PyLate's own initialisation at several seeds, one scaled head, one with no query prefix and
-query expansion, and a new user's recipe (48 dimensions, PyLate's prefixes, no expansion) at three seeds,
+query expansion, and a new user's recipe (48 dimensions, PyLate's prefixes, no expansion) at several seeds,
 exported to fp16 and int8 and measured on the gate's texts and on held-out ones.
 
-    python -m tests.robustness --out docs/robustness.md [--targets onnx executorch] [--checkpoints seed0 ...]
+    python -m tests.robustness --out FILE.md [--targets onnx executorch] [--checkpoints seed0 ...]
+                               [--merge-into docs/robustness.json]
 
 builds what it needs (PyLate's venv under .robustness/), prints progress on stderr and a table of every
 bundle's room used (gate / held-out) and what the fallback kept, writes the table as Markdown and every
 number as JSON beside it, and exits 1 if a bundle the gate passed misses its tier on the held-out texts or
-a bundle was refused for any reason but holding its tier without margin. tests/test_robustness.py runs a
-subset of the same cases.
+a bundle was refused for any reason but holding its tier without margin. `--merge-into` also puts the new
+records into the results file docs/robustness.md is rendered from (`python -m tests.robustness_doc`).
+tests/test_robustness.py runs a subset of the same cases.
 """
 from __future__ import annotations
 
@@ -88,6 +90,11 @@ class Row:
     held_out_metrics: dict[str, float]
     error: str | None = None
     failed: list[str] = field(default_factory=list)  # the gate's reasons, when it refused
+    gate_metrics: dict[str, float] = field(default_factory=dict)  # kept so a later tier can rescore the bundle
+    tier: dict[str, list] = field(default_factory=dict)  # metric -> [op, bound] the rooms are measured against
+    machine: str = ""
+    source: str = ""  # the command that measured it (docs/robustness.json also holds rows transcribed by hand)
+    note: str | None = None
 
     @property
     def refused_without_margin(self) -> bool:
@@ -100,13 +107,21 @@ class Row:
         the held-out texts too (one refused for lack of margin holds nowhere else: the no-query-prefix int8)."""
         return self.refused_without_margin or (self.gate_passed and bool(self.held_out_passed))
 
+    @property
+    def result(self) -> str:
+        return ("ERROR " + self.error if self.error else "REFUSED without margin" if self.refused_without_margin
+                else "PASS" if self.ok else "FAIL gate" if not self.gate_passed
+                else "PASS gate, held-out not measured" if self.held_out_passed is None else "FAIL held-out")
 
-def measure(checkpoint: Path, targets: list[str], precisions: list[str], out: Path, log) -> list[Row]:
+
+def measure(checkpoint: Path, targets: list[str], precisions: list[str], out: Path, log, source: str = "") -> list[Row]:
     """Export each bundle through the real pipeline, then hold it to its tier on the held-out texts."""
+    from export.bench import cpu
     from export.checkpoint import read_checkpoint
     from export.pipeline import Exporter
     from export.verify import verify_bundle
 
+    machine = cpu()
     exporter = Exporter(read_checkpoint(checkpoint, source=str(checkpoint)), out, log)
     rows = []
     try:
@@ -116,7 +131,10 @@ def measure(checkpoint: Path, targets: list[str], precisions: list[str], out: Pa
                 row = Row(checkpoint.name, target, precision, result.passed, result.report.kept if result.report else [],
                           round(result.size_bytes / 1e6, 1) if result.size_bytes else None,
                           result.report.margin if result.report else {}, None, {}, {}, result.error,
-                          list(result.report.failed) if result.report else [])
+                          list(result.report.failed) if result.report else [],
+                          dict(result.report.metrics) if result.report else {},
+                          {k: list(v) for k, v in result.report.thresholds.items()} if result.report else {},
+                          f"{machine['name']}, {machine['threads']} cores", source)
                 if result.passed:
                     _, reports = verify_bundle(result.path, False, log, held_out=True)
                     held = reports[0]
@@ -138,9 +156,7 @@ def _worst_metric(room: dict[str, float]) -> str:
 def table(rows: list[Row]) -> list[list[str]]:
     return [[r.checkpoint, r.target, r.precision, f"{r.size_mb}" if r.size_mb else "-", _room(r.gate_room),
              _room(r.held_out_room), _worst_metric(r.held_out_room),
-             ", ".join(r.kept) or "-", "ERROR " + r.error if r.error else
-             "REFUSED without margin" if r.refused_without_margin else "PASS" if r.ok else
-             "FAIL gate" if not r.gate_passed else "FAIL held-out"] for r in rows]
+             ", ".join(r.kept) or "-", r.result] for r in rows]
 
 
 HEADER = ["checkpoint", "target", "precision", "size MB", "room used (gate)", "room used (held-out)",
@@ -160,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precisions", nargs="+", default=["fp16", "int8"], choices=["fp16", "int8"])
     parser.add_argument("--checkpoints", nargs="+", default=list(CASES), choices=list(CASES))
     parser.add_argument("--work", type=Path, default=ROOT / ".robustness", help="checkpoints, bundles and PyLate's venv")
+    parser.add_argument("--merge-into", type=Path, metavar="JSON",
+                        help="also merge the records into this results file (docs/robustness.json), replacing any "
+                             "of the same checkpoint, target, precision and tier")
     args = parser.parse_args(argv)
 
     from export.cli import Progress
@@ -173,11 +192,16 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.checkpoints:
         log(f"checkpoint {name}")
         checkpoint = build_checkpoint(pylate, CASES[name], args.work / "checkpoints" / f"minilm-{name}")
-        rows += measure(checkpoint, args.targets, args.precisions, args.work / "bundles", log)
+        rows += measure(checkpoint, args.targets, args.precisions, args.work / "bundles", log, "python -m tests.robustness")
     print(format_table(table(rows), HEADER))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(markdown(rows))
     args.out.with_suffix(".json").write_text(json.dumps([asdict(r) for r in rows], indent=1))
+    if args.merge_into:
+        from tests.robustness_doc import merge_into
+
+        merge_into(args.merge_into, [asdict(r) for r in rows])
+        log(f"merged into {args.merge_into}; `python -m tests.robustness_doc` renders docs/robustness.md from it")
     log(f"{len(rows)} bundles in {time.perf_counter() - started:.0f}s; table in {args.out}")
     return 0 if all(r.ok for r in rows) else 1
 
