@@ -11,9 +11,6 @@ from dataclasses import dataclass
 from types import ModuleType
 
 
-PRECISIONS = ("fp32", "fp16", "int8")  # what every target builds
-
-
 @dataclass(frozen=True)
 class Target:
     name: str  # the bundle prefix and manifest["target"]

@@ -13,7 +13,8 @@ import tomllib
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
-from runtimes.targets import PRECISIONS, TARGETS
+from export.precision import PRECISIONS
+from runtimes.targets import TARGETS
 from tests.test_conformance import BUCKETED
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,7 +56,7 @@ def test_the_manifest_schema_enumerates_the_registered_targets_and_precisions():
     assert sorted(targets) == sorted(TARGETS) and len(set(targets)) == len(targets), \
         f"spec/schemas/manifest.schema.json's target enum {targets} is not runtimes.targets' {list(TARGETS)}"
     assert sorted(precisions) == sorted(PRECISIONS) and len(set(precisions)) == len(precisions), \
-        f"spec/schemas/manifest.schema.json's precision enum {precisions} is not runtimes.targets' {list(PRECISIONS)}"
+        f"spec/schemas/manifest.schema.json's precision enum {precisions} is not export.precision's {list(PRECISIONS)}"
 
 
 def test_bucketed_are_the_targets_whose_engine_and_exporter_have_buckets():
