@@ -1,4 +1,4 @@
-"""The shape every export target has: one `ExportTarget` subclass per module, registered in runtimes.targets.
+"""The shape every export target has: one `ExportTarget` subclass per module, found through `MODULES`.
 
 The shared chain (`ExportTarget.export`) picks the model for a precision (the fp32 encoder, or its int8
 form from export.int8, lowered the target's way), asks the target to convert it, and describes the
@@ -21,7 +21,6 @@ from torch import nn
 
 from runtimes.colbert import ColbertSettings
 from runtimes.iospec import Bucket, IoSpec
-from runtimes.targets import TARGETS
 
 from .. import int8
 from ..int8 import QuantizedWeight
@@ -30,6 +29,14 @@ from ..precision import Precision
 EXAMPLE_LENGTH = 160  # past the 128-token window, so tracing sees the sliding-window branch
 MIN_SEQUENCE = 2  # torch.export specialises a dimension of size 1
 DOCUMENT_BUCKETS = (128, 256)  # fixed document lengths besides the bound itself
+# target -> the module whose TARGET builds its bundles; the runtime's registry (runtimes.targets) names the same
+# targets (tests/test_registry.py) but not these modules: an app ships the runtime without the exporter
+MODULES = {
+    "onnx": "export.targets.onnx",
+    "executorch": "export.targets.executorch",
+    "tflite": "export.targets.tflite",
+    "coreml": "export.targets.coreml",
+}
 
 
 @dataclass
@@ -60,7 +67,7 @@ class Artifact:
 @dataclass
 class ExportTarget:
     """One target: a subclass implements `convert` (and `lower_int8` where needed); its module's TARGET is
-    an instance, named in runtimes.targets."""
+    an instance, named in MODULES."""
 
     name: str
     artifact: str  # the file (or directory) in the bundle
@@ -137,4 +144,4 @@ class Int32Inputs(nn.Module):
 
 def target(name: str) -> ExportTarget:
     """A target's ExportTarget; imports its converter."""
-    return importlib.import_module(TARGETS[name].exporter).TARGET
+    return importlib.import_module(MODULES[name]).TARGET
