@@ -23,6 +23,7 @@ import torch
 
 from runtimes.iospec import IoSpec
 
+from .precision import Precision
 from .targets import Artifact, ExportContext, ExportTarget
 
 ENV = "MXBAI_EXPORT_ARTIFACT_CACHE"
@@ -61,15 +62,14 @@ def _tensors(digest, named: dict[str, object]) -> None:
         digest.update(array.tobytes())
 
 
-def key(target: ExportTarget, context: ExportContext, precision: str) -> str:
+def key(target: ExportTarget, context: ExportContext, precision: Precision) -> str:
     digest = hashlib.sha256()
     settings = asdict(context.settings) | {"io": None}  # io is what the conversion gives back
-    digest.update(json.dumps({"target": target.name, "precision": precision, "settings": settings,
-                              "max_sequence": context.max_sequence, "float_layers": list(context.float_layers),
-                              "fp32_blocks": list(context.fp32_blocks), "versions": _versions(target),
-                              "code": _code_digest()}, sort_keys=True).encode())
+    digest.update(json.dumps({"target": target.name, "precision": precision.name, "settings": settings,
+                              "max_sequence": context.max_sequence, "kept": list(context.kept),
+                              "versions": _versions(target), "code": _code_digest()}, sort_keys=True).encode())
     _tensors(digest, dict(context.encoder.state_dict()))
-    if precision == "int8":
+    if precision.uses_int8_encoder:
         weights = context.int8_weights()
         _tensors(digest, {f"{name}.values": w.values for name, w in weights.items()}
                  | {f"{name}.scale": w.scale for name, w in weights.items()})

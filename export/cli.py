@@ -7,10 +7,11 @@ import time
 from pathlib import Path
 
 from runtimes.manifest import BundleError
-from runtimes.targets import PRECISIONS, TARGETS
+from runtimes.targets import TARGETS
 
 from .checkpoint import HUB_IDS, CheckpointError
-from .parity import MARGIN, kept_phrase
+from .parity import MARGIN
+from .precision import PRECISIONS, TABLE
 from runtimes.table import format_table
 
 EXIT_FAILED_GATE = 1
@@ -115,7 +116,7 @@ def summary(results: list, synthetic: bool) -> str:
         fmt = lambda key, spec: format(m[key], spec) if key in m else "-"  # noqa: E731
         result = "PASS" if r.passed else ("ERROR " + r.error if r.error else "FAIL " + "; ".join(r.report.failed))
         if r.report and r.report.kept:
-            result += f" ({kept_phrase(r.precision, r.report.kept)})"
+            result += f" ({TABLE[r.precision].fallback.phrase(r.report.kept)})"
         if r.passed and not r.report.within_margin:
             result += " (without margin)"
         rows.append([r.target, r.precision, f"{r.size_bytes / 1e6:.1f}" if r.size_bytes else "-",

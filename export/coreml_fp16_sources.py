@@ -29,6 +29,7 @@ from typing import Callable
 import numpy as np
 
 from . import parity
+from .precision import TABLE
 from runtimes.table import format_table
 
 # MIL op types by kind, as coremltools lowers the export encoder (the census prints what a program holds)
@@ -150,21 +151,22 @@ def measure_row(exporter, name: str, policy: Policy, log) -> dict:
     from . import bundle, fp16
     from .targets import coreml
 
-    precision = "fp16"
+    precision = TABLE["fp16"]
     target = dataclasses.replace(coreml.TARGET, fp32_ops=policy.ops, fp32_output=policy.fp32_output)
     kept = policy.blocks(fp16.blocks(exporter.encoder))
     staging = Path(tempfile.mkdtemp(prefix="coreml-fp16-", dir=exporter.workdir))
     try:
         started = time.perf_counter()
-        artifact = target.export(exporter.context(kept, precision), precision, staging)
+        artifact = target.export(exporter.context(kept), precision, staging)
         converted = time.perf_counter() - started
         size = bundle.artifact_bytes(staging / artifact.file)
-        thresholds, _ = parity.gated(precision, exporter.checkpoint.synthetic)
+        thresholds, _ = parity.gated(precision.name, exporter.checkpoint.synthetic)
         bundle.write_contents(staging, exporter.checkpoint, artifact, bundle.golden(exporter.tokenizer,
                                                                                     exporter.reference, thresholds))
-        bundle.write_manifest(staging, exporter.checkpoint, target.name, precision, artifact, target.tool_packages)
+        bundle.write_manifest(staging, exporter.checkpoint, target.name, precision.name, artifact,
+                              target.tool_packages)
         runtime = _Recording(runtimes.load(staging))
-        report = parity.run_gate(runtime, exporter.reference, precision, exporter.checkpoint.synthetic)
+        report = parity.run_gate(runtime, exporter.reference, precision.name, exporter.checkpoint.synthetic)
         counts = census(staging / artifact.file, coreml.DEFAULT_FUNCTION)
         worst_size = max(report.by_batch, key=lambda b: report.by_batch[b]["maxsim_rel_err_max"])
         encoded = runtime.encoded[int(worst_size)]
@@ -195,7 +197,7 @@ def census_table(row: dict) -> str:
 
 
 def rows_table(rows: list[dict]) -> str:
-    bound = parity.TIERS["fp16"]["maxsim_rel_err_max"][1]
+    bound = TABLE["fp16"].tier["maxsim_rel_err_max"][1]
     cells = []
     for r in rows:
         m, p = r["metrics"], r["worst_pair"]

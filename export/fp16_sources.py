@@ -29,6 +29,7 @@ from torch import nn
 
 from . import parity
 from .encoder import Attention, BertEmbeddings, BertIntermediate, BertResidual
+from .precision import TABLE
 from runtimes.table import format_table
 
 Rewrite = Callable[[nn.Module], None]
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     rows = measure(checkpoint, args.queries, args.documents, log=lambda m: print(m, file=sys.stderr))
-    bound = parity.TIERS["fp16"]["maxsim_rel_err_max"][1]
+    bound = TABLE["fp16"].tier["maxsim_rel_err_max"][1]
     print(format_table([[name, f"{m['cosine_min']:.6f}", f"{m['maxsim_rel_err_p99']:.2e}", f"{m['maxsim_rel_err_max']:.2e}",
                          f"{m['maxsim_rel_err_max'] / bound:.0%}", f"{m['top10_agreement']:.3f}"] for name, m in rows],
                        ["fp16 in", "cos min", "MaxSim p99", "MaxSim max", "of the fp16 bound", "top10"]))

@@ -10,21 +10,11 @@ from runtimes.colbert import ColbertRuntime, ColbertTokenizer, maxsim
 from runtimes.golden import relative_errors
 
 from . import heldout_texts, parity_texts
-from runtimes.table import plural
+from .precision import TABLE
 
 if TYPE_CHECKING:  # the reference needs torch; verify and bench without --full must not import it
     from .reference import Reference
 
-# metric -> (comparison, bound), per precision; ARCHITECTURE.md's tiers
-TIERS: dict[str, dict[str, tuple[str, float]]] = {
-    "fp32": {"cosine_min": (">=", 0.99999), "maxsim_rel_err_max": ("<=", 1e-4), "top10_agreement": (">=", 1.0)},
-    # fp16 holds the bulk of the pairs (p99) tighter than one bound on the max could, and the single worst pair only
-    # loosely: over thousands of pairs that one is a bottom-ranked pair of a near-empty document, on every target
-    # (spec/bundle.md, "The tiers")
-    "fp16": {"cosine_min": (">=", 0.999), "maxsim_rel_err_p99": ("<=", 3e-3), "maxsim_rel_err_max": ("<=", 1e-2),
-             "top10_agreement": (">=", 0.99)},
-    "int8": {"cosine_mean": (">=", 0.995), "maxsim_rel_err_p99": ("<=", 2e-2), "top10_agreement": (">=", 0.95)},
-}
 # Worst value of each metric across batch sizes: lower is worse for these, higher for the rest.
 HIGHER_IS_BETTER = {"cosine_min", "cosine_mean", "top10_agreement"}
 BATCH_SIZES = (1, 8)
@@ -36,9 +26,6 @@ MARGIN = 0.8
 # for a synthetic checkpoint but does not hold it to the tier (the vectors' and scores' bounds still apply).
 SYNTHETIC_INFORMATIONAL = {"top10_agreement": "on synthetic weights MaxSim scores are near ties, so the ranking "
                                               "is noise"}
-
-
-KEPT_FIELDS = {"int8": "int8_float_layers", "fp16": "fp16_fp32_blocks"}  # in parity.json and the manifest
 
 
 @dataclass(frozen=True)
@@ -100,20 +87,14 @@ class ParityReport:
             "buckets": self.buckets,
             "margin": {"room_used": self.margin, "stop_at": MARGIN, "within": self.within_margin},
             **({"informational": self.informational} if self.informational else {}),
-            **({KEPT_FIELDS[self.precision]: self.kept} if self.precision in KEPT_FIELDS else {}),
+            **_kept_json(self.precision, self.kept),
         }
 
 
-def kept_count(precision: str, count: int) -> str:
-    """"3 layers in float" (int8), "1 block in fp32" (fp16)."""
-    unit = ("layer", "in float") if precision == "int8" else ("block", "in fp32")
-    return f"{plural(count, unit[0])} {unit[1]}"
-
-
-def kept_phrase(precision: str, kept: tuple[str, ...] | list[str], named: int = 6) -> str:
-    """What the fallback kept, naming the first `named` (parity.json and the manifest name every one)."""
-    more = f" and {len(kept) - named} more" if len(kept) > named else ""
-    return f"{kept_count(precision, len(kept))}: {', '.join(kept[:named])}{more}"
+def _kept_json(precision: str, kept: list[str]) -> dict:
+    """What the fallback kept, under its field, for a precision that has a fallback."""
+    fallback = TABLE[precision].fallback
+    return {fallback.field: kept} if fallback else {}
 
 
 def room_used(metrics: dict[str, float], thresholds: dict[str, tuple[str, float]]) -> dict[str, float]:
@@ -207,7 +188,7 @@ def bucket_use(runtime: ColbertRuntime, texts: Texts) -> dict[str, int]:
 def gated(precision: str, synthetic: bool) -> tuple[dict[str, tuple[str, float]], dict[str, str]]:
     """The tier's bounds the gate holds a bundle to, and the metrics it only reports (with why)."""
     informational = SYNTHETIC_INFORMATIONAL if synthetic else {}
-    return {k: v for k, v in TIERS[precision].items() if k not in informational}, dict(informational)
+    return {k: v for k, v in TABLE[precision].tier.items() if k not in informational}, dict(informational)
 
 
 def run_gate(runtime: ColbertRuntime, reference: Encoded, precision: str, synthetic: bool = False,

@@ -12,15 +12,16 @@ import runtimes
 from runtimes.colbert import ColbertTokenizer
 from runtimes.manifest import first_line
 
-from . import artifact_cache, bundle, fp16, parity, parity_texts
+from . import artifact_cache, bundle, fp16, parity, parity_texts, targets
 from .checkpoint import Checkpoint
 from .encoder import load_encoder
 from .parity import Encoded, ParityReport
+from .precision import LAYER, Precision, named
 from .reference import Reference
 from .gptq import quantize_linears
 from .sensitivity import rank_blocks, rank_layers, simulate
 from .int8 import QuantizedWeight
-from .targets import Artifact, ExportContext, target
+from .targets import Artifact, ExportContext, ExportTarget
 
 Log = Callable[[str], None]
 MAX_KEPT = 6  # the fallbacks keep at most this many int8 layers in float (fp16 blocks in fp32), then stop
@@ -64,7 +65,7 @@ class Exporter:
         self._int8: dict[str, QuantizedWeight] | None = None
         self._sensitive: list[str] | None = None
         self._sensitive_blocks: dict[str, list[str]] = {}  # fp16 form -> blocks, most sensitive first
-        self._simulated: dict[tuple, float] = {}  # (precision, form, kept) -> worst room used, in PyTorch
+        self._simulated: dict[tuple, float] = {}  # (precision name, form, kept) -> worst room used, in PyTorch
         self.workdir = Path(tempfile.mkdtemp(prefix="colbert-export-"))
 
     def close(self) -> None:
@@ -119,109 +120,109 @@ class Exporter:
             self.log(f"most sensitive: {top}; measured in {time.perf_counter() - started:.1f}s")
         return self._sensitive_blocks[form]
 
-    def context(self, kept: tuple[str, ...] = (), precision: str = "fp32") -> ExportContext:
-        layers, blocks = (kept, ()) if precision == "int8" else ((), kept)
+    def context(self, kept: tuple[str, ...] = ()) -> ExportContext:
         return ExportContext(self.encoder, self.checkpoint.settings, self.workdir, self.checkpoint.max_sequence,
-                             self.int8_weights, layers, blocks)
+                             self.int8_weights, kept)
 
-    def _kept_candidates(self, exporter, precision: str) -> list[str]:
-        """What the fallback keeps in float, most sensitive first; nothing for fp32."""
-        if precision == "int8":
+    def _ranked(self, target: ExportTarget, precision: Precision) -> list[str]:
+        """The units the precision's fallback may keep, most sensitive first."""
+        if precision.fallback.unit is LAYER:
             return self.sensitive_layers()
-        if precision == "fp16":
-            return self.sensitive_blocks(exporter.fp16_form)
-        return []
+        return self.sensitive_blocks(target.fp16_form)
 
-    def _simulated_room(self, exporter, precision: str, kept: tuple[str, ...]) -> float:
-        key = (precision, exporter.fp16_form if precision == "fp16" else "", kept)
+    def _simulated_room(self, target: ExportTarget, precision: Precision, kept: tuple[str, ...]) -> float:
+        key = (precision.name, target.fp16_form if precision.uses_fp16_form else "", kept)
         if key not in self._simulated:
-            weights = self.int8_weights() if precision == "int8" else {}
-            metrics = simulate(self.encoder, precision, exporter.fp16_form, kept, weights, self.tokenizer,
+            weights = self.int8_weights() if precision.uses_int8_encoder else {}
+            metrics = simulate(self.encoder, precision, target.fp16_form, kept, weights, self.tokenizer,
                                self.reference)
-            thresholds, _ = parity.gated(precision, self.checkpoint.synthetic)
+            thresholds, _ = parity.gated(precision.name, self.checkpoint.synthetic)
             self._simulated[key] = max(parity.room_used(metrics, thresholds).values())
         return self._simulated[key]
 
-    def _next_count(self, exporter, precision: str, candidates: list[str], first: ParityReport, tried: int) -> int:
-        """How many candidates the next retry keeps: the fewest (more than `tried`) whose PyTorch form, scaled
+    def _next_count(self, target: ExportTarget, precision: Precision, ranked: list[str], first: ParityReport,
+                    tried: int) -> int:
+        """How many of `ranked` the next retry keeps: the fewest (more than `tried`) whose PyTorch form, scaled
         by how far the target's first attempt sat from its own PyTorch form, is predicted inside the margin.
         Each retry costs an export (TFLite int8: minutes); each prediction one PyTorch pass."""
-        limit = min(MAX_KEPT, len(candidates))
-        base = self._simulated_room(exporter, precision, ())
+        limit = min(MAX_KEPT, len(ranked))
+        base = self._simulated_room(target, precision, ())
         scale = max(first.margin.values()) / base if base > 0 else 1.0
         for n in range(tried + 1, limit + 1):
-            if scale * self._simulated_room(exporter, precision, tuple(candidates[:n])) <= parity.MARGIN:
+            if scale * self._simulated_room(target, precision, tuple(ranked[:n])) <= parity.MARGIN:
                 return n
         return limit if tried + 1 < limit else tried + 1
 
-    def _convert(self, exporter, precision: str, kept: tuple[str, ...], staging: Path) -> tuple[Artifact, bool]:
+    def _convert(self, target: ExportTarget, precision: Precision, kept: tuple[str, ...],
+                 staging: Path) -> tuple[Artifact, bool]:
         """The artifact in staging, and whether it came from the artifact cache (export/artifact_cache.py)."""
-        context = self.context(kept, precision)
+        context = self.context(kept)
         root = artifact_cache.cache_root()
         if root is None:
-            return exporter.export(context, precision, staging), False
-        cache_key = artifact_cache.key(exporter, context, precision)
+            return target.export(context, precision, staging), False
+        cache_key = artifact_cache.key(target, context, precision)
         artifact = artifact_cache.load(root, cache_key, staging)
         if artifact is not None:
             return artifact, True
-        artifact = exporter.export(context, precision, staging)
+        artifact = target.export(context, precision, staging)
         artifact_cache.store(root, cache_key, staging, artifact)
         return artifact, False
 
-    def _attempt(self, exporter, tag: str, precision: str, kept: tuple[str, ...]) -> Attempt:
+    def _attempt(self, target: ExportTarget, tag: str, precision: Precision, kept: tuple[str, ...]) -> Attempt:
         """Export, stage and gate one bundle."""
-        staging = bundle.stage(self.out_root, self.checkpoint, exporter.name, precision)
+        staging = bundle.stage(self.out_root, self.checkpoint, target.name, precision.name)
         try:
             started = time.perf_counter()
-            self.log(f"{tag} exporting" + (f" with {parity.kept_phrase(precision, kept)}" if kept else ""))
-            artifact, reused = self._convert(exporter, precision, kept, staging)
+            self.log(f"{tag} exporting" + (f" with {precision.fallback.phrase(kept)}" if kept else ""))
+            artifact, reused = self._convert(target, precision, kept, staging)
             size = bundle.artifact_bytes(staging / artifact.file)
             how = "reused from the artifact cache" if reused else "exported"
             self.log(f"{tag} {how} {size / 1e6:.1f} MB in {time.perf_counter() - started:.1f}s; running the parity gate")
-            thresholds, _ = parity.gated(precision, self.checkpoint.synthetic)
+            thresholds, _ = parity.gated(precision.name, self.checkpoint.synthetic)
             golden = bundle.golden(self.tokenizer, self.reference, thresholds)
             bundle.write_contents(staging, self.checkpoint, artifact, golden)
-            manifest = bundle.write_manifest(staging, self.checkpoint, exporter.name, precision, artifact,
-                                             exporter.tool_packages)
-            report = parity.run_gate(runtimes.load(staging), self.reference, precision, self.checkpoint.synthetic)
+            manifest = bundle.write_manifest(staging, self.checkpoint, target.name, precision.name, artifact,
+                                             target.tool_packages)
+            report = parity.run_gate(runtimes.load(staging), self.reference, precision.name,
+                                     self.checkpoint.synthetic)
             report.kept = list(kept)
             return Attempt(staging, manifest, report, size)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
 
-    def _fallback(self, exporter, tag: str, precision: str, best: Attempt) -> tuple[Attempt, str]:
+    def _fallback(self, target: ExportTarget, tag: str, precision: Precision, best: Attempt) -> tuple[Attempt, str]:
         """Retries while the best bundle measured misses the margin: its most sensitive blocks in fp32 (int8:
         Linear layers in float), as many as the PyTorch form predicts, then more, up to MAX_KEPT; then, for fp16,
         whole groups of blocks (export.fp16.groups). Each retry is measured on the target itself and kept only if
         better than the best so far. An fp16 ranked retry measured worse shows that the PyTorch ranking mispredicts
         the target's own numerics (Core ML's fp16 compute: docs/targets.md), so the groups come next.
         Returns the best, and why the fallback could not help if it could not."""
-        first, tried, worse = best.report, 0, []
+        first, tried, worse, fallback = best.report, 0, [], precision.fallback
 
         def retry(kept: tuple[str, ...], about: str = "") -> bool:
             """Whether the retry measured better than the best so far (and so is the best now)."""
             nonlocal best
             self.log(f"{tag} {_shortfall(best.report)}{about}")
-            attempt = self._attempt(exporter, tag, precision, kept)
+            attempt = self._attempt(target, tag, precision, kept)
             if _standing(attempt.report) < _standing(best.report):
                 shutil.rmtree(best.staging)
                 best = attempt
                 return True
             shutil.rmtree(attempt.staging)
-            worse.append(f"{parity.kept_count(precision, len(kept))}: room used {attempt.report.worst_room:.0%}")
+            worse.append(f"{fallback.count(len(kept))}: room used {attempt.report.worst_room:.0%}")
             self.log(f"{tag} measured worse with {worse[-1]}, against {best.report.worst_room:.0%} before; the better "
                      f"bundle stands")
             return False
 
         while not best.report.within_margin and tried < MAX_KEPT:
-            candidates = self._kept_candidates(exporter, precision)
-            if tried >= len(candidates):
+            ranked = self._ranked(target, precision)
+            if tried >= len(ranked):
                 break
-            tried = self._next_count(exporter, precision, candidates, first, tried)
-            if not retry(tuple(candidates[:tried])) and precision == "fp16":
+            tried = self._next_count(target, precision, ranked, first, tried)
+            if not retry(tuple(ranked[:tried])) and fallback.groups:
                 break  # on to the groups
-        for name, group in fp16.groups(self.encoder) if precision == "fp16" else []:
+        for name, group in fp16.groups(self.encoder) if fallback.groups else []:
             if best.report.within_margin:
                 break
             retry(group, f"; keeping {name} in fp32")
@@ -231,21 +232,22 @@ class Exporter:
                       f"{first.worst_room:.0%} ({'; '.join(worse)}), so this target's error is not where the PyTorch "
                       f"ranking put it")
 
-    def build(self, target_name: str, precision: str) -> Result:
-        """One bundle. A converter's crash becomes the Result's error, so the other bundles still build. fp16 or
-        int8 that misses its tier, or holds it without margin (parity.MARGIN), goes through the fallback."""
-        tag = f"[{target_name} {precision}]"
+    def build(self, target_name: str, precision_name: str) -> Result:
+        """One bundle. A converter's crash becomes the Result's error, so the other bundles still build. A
+        precision with a fallback (fp16, int8) that misses its tier, or holds it without margin (parity.MARGIN),
+        goes through it."""
+        tag = f"[{target_name} {precision_name}]"
         try:
-            exporter = target(target_name)  # imports the converter: a missing one is this bundle's error too
-            best = self._attempt(exporter, tag, precision, ())
+            precision = named(precision_name)
+            target = targets.target(target_name)  # imports the converter: a missing one is this bundle's error too
+            best = self._attempt(target, tag, precision, ())
             note = ""
-            if precision in parity.KEPT_FIELDS:
-                best, note = self._fallback(exporter, tag, precision, best)
+            if precision.fallback:
+                best, note = self._fallback(target, tag, precision, best)
             report, kept = best.report, tuple(best.report.kept)
             if note:
                 self.log(f"{tag} {note}")
-            if precision in parity.KEPT_FIELDS and report.passed and not report.within_margin \
-                    and not self.accept_without_margin:
+            if precision.fallback and report.passed and not report.within_margin and not self.accept_without_margin:
                 _refuse_without_margin(report)
             try:
                 path = bundle.finish(best.staging, report, best.manifest)
@@ -255,12 +257,12 @@ class Exporter:
             verdict = "PASS" if report.passed else "FAIL " + "; ".join(report.failed)
             if report.passed and not report.within_margin:
                 verdict += f" (without margin: {_room(report)})"
-            self.log(f"{tag} {verdict}{f' ({parity.kept_phrase(precision, kept)})' if kept else ''} -> {path}")
-            return Result(target_name, precision, path, best.size, report, note=note)
+            self.log(f"{tag} {verdict}{f' ({precision.fallback.phrase(kept)})' if kept else ''} -> {path}")
+            return Result(target_name, precision_name, path, best.size, report, note=note)
         except Exception as e:  # a converter or runtime crash: reported, nothing published
             error = f"{type(e).__name__}: {first_line(e)}"
             self.log(f"{tag} ERROR {error}")
-            return Result(target_name, precision, None, None, None, error)
+            return Result(target_name, precision_name, None, None, None, error)
 
 
 def _standing(report: ParityReport) -> tuple[bool, float]:

@@ -20,6 +20,7 @@ from runtimes.colbert import ColbertRuntime, ColbertTokenizer
 from . import fp16, int8, parity, parity_texts
 from .int8 import QuantizedWeight
 from .parity import Encoded
+from .precision import TABLE, Precision
 
 
 BATCH = 16  # the gate's texts in length-sorted batches: the encoder masks padding exactly
@@ -44,7 +45,8 @@ def _outputs(model: nn.Module, tokenizer: ColbertTokenizer) -> Encoded:
 def rank_layers(encoder: nn.Module, weights: dict[str, QuantizedWeight], tokenizer: ColbertTokenizer,
                 reference: Encoded) -> list[tuple[str, float]]:
     """(layer, MaxSim p99 with every other layer int8), most sensitive first."""
-    errors = _one_at_a_time(encoder, "int8", "", list(weights), weights, tokenizer, reference, "maxsim_rel_err_p99")
+    errors = _one_at_a_time(encoder, TABLE["int8"], "", list(weights), weights, tokenizer, reference,
+                            "maxsim_rel_err_p99")
     return sorted(errors, key=lambda e: e[1])
 
 
@@ -56,20 +58,21 @@ def rank_blocks(encoder: nn.Module, form: str, tokenizer: ColbertTokenizer, refe
     """(block, MaxSim max with every other block in the fp16 `form`), most sensitive first."""
     if form not in fp16.FORMS:
         raise ValueError(f"unknown fp16 form {form!r}; choose from {', '.join(fp16.FORMS)}")
-    errors = _one_at_a_time(encoder, "fp16", form, fp16.blocks(encoder), {}, tokenizer, reference, "maxsim_rel_err_max")
+    errors = _one_at_a_time(encoder, TABLE["fp16"], form, fp16.blocks(encoder), {}, tokenizer, reference,
+                            "maxsim_rel_err_max")
     return sorted(errors, key=lambda e: e[1])
 
 
-def simulate(encoder: nn.Module, precision: str, form: str, kept: tuple[str, ...], weights: dict[str, QuantizedWeight],
-             tokenizer: ColbertTokenizer, reference: Encoded) -> dict[str, float]:
+def simulate(encoder: nn.Module, precision: Precision, form: str, kept: tuple[str, ...],
+             weights: dict[str, QuantizedWeight], tokenizer: ColbertTokenizer, reference: Encoded) -> dict[str, float]:
     """The gate's metrics of the PyTorch form of `precision` with `kept` in float (int8: Linear layers; fp16:
     blocks in `form`): what the fallback predicts a retry from, before exporting it."""
     return parity.compare(reference, _outputs(_model(encoder, precision, form, kept, weights), tokenizer))
 
 
-def _model(encoder: nn.Module, precision: str, form: str, kept: tuple[str, ...],
+def _model(encoder: nn.Module, precision: Precision, form: str, kept: tuple[str, ...],
            weights: dict[str, QuantizedWeight]) -> nn.Module:
-    if precision == "int8":
+    if precision.uses_int8_encoder:
         return int8.quantize_encoder(encoder, {k: w for k, w in weights.items() if k not in kept})
     return _fp16_model(encoder, form, kept)
 
@@ -112,8 +115,9 @@ def _recorded(model: nn.Module, tokenizer: ColbertTokenizer) -> list[list[torch.
     return outputs
 
 
-def _one_at_a_time(encoder: nn.Module, precision: str, form: str, names: list[str], weights: dict[str, QuantizedWeight],
-                   tokenizer: ColbertTokenizer, reference: Encoded, metric: str) -> list[tuple[str, float]]:
+def _one_at_a_time(encoder: nn.Module, precision: Precision, form: str, names: list[str],
+                   weights: dict[str, QuantizedWeight], tokenizer: ColbertTokenizer, reference: Encoded,
+                   metric: str) -> list[tuple[str, float]]:
     """`metric` of the model with everything in `precision` but each name, in turn. A name inside layer i
     leaves the embeddings and layers before i as they are in the all-`precision` model, so those stages'
     outputs are recorded once and given back instead of computed again: the same numbers as a full pass

@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 
 from export import artifact_cache
+from export.precision import PRECISIONS
 from export.synthetic import write_synthetic
-from runtimes.targets import PRECISIONS, TARGETS
+from runtimes.targets import TARGETS
 from tests.checkpoints import build_minilm_colbert, build_pylate_modernbert, with_activation_outliers, \
     with_tiny_values
 from tests.farm import Farm, Once, run_export

@@ -14,7 +14,8 @@ import pytest
 
 import runtimes
 from export import parity_texts
-from export.parity import TIERS, Encoded, compare
+from export.parity import Encoded, compare
+from export.precision import TABLE
 from tests import port_cli, registries
 from tests.test_index import SAMPLE_CORPUS
 
@@ -94,7 +95,7 @@ def test_cli_vectors_are_within_the_fp32_tier_of_the_python_runtimes_and_self_te
         encoded[kind] = [np.asarray(v, np.float32).reshape(-1, runtime.settings.dim) for v in json.loads(result.stdout)]
     python = Encoded(runtime.encode_queries(parity_texts.queries()), runtime.encode_documents(parity_texts.documents()))
     metrics = compare(python, Encoded(encoded["queries"], encoded["documents"]))
-    for metric, (op, bound) in TIERS["fp32"].items():
+    for metric, (op, bound) in TABLE["fp32"].tier.items():
         assert (metrics[metric] >= bound) if op == ">=" else (metrics[metric] <= bound), (metric, metrics[metric])
 
 

@@ -11,6 +11,7 @@ from export import artifact_cache
 from export.checkpoint import read_checkpoint
 from export.cli import main
 from export.pipeline import Exporter
+from export.precision import TABLE
 from export.source import resolve
 from export.targets import target
 from runtimes.manifest import sha256
@@ -37,15 +38,16 @@ def test_the_key_changes_with_any_weight_precision_kept_part_or_setting(tmp_path
     exporter = Exporter(checkpoint, tmp_path, lambda message: None)
     try:
         onnx, context = target("onnx"), exporter.context()
-        keys = {artifact_cache.key(onnx, context, "fp32"), artifact_cache.key(onnx, context, "fp16"),
-                artifact_cache.key(target("tflite"), context, "fp32"),
-                artifact_cache.key(onnx, dataclasses.replace(context, fp32_blocks=("backbone.layers.2.attn",)), "fp16"),
+        fp32, fp16 = TABLE["fp32"], TABLE["fp16"]
+        keys = {artifact_cache.key(onnx, context, fp32), artifact_cache.key(onnx, context, fp16),
+                artifact_cache.key(target("tflite"), context, fp32),
+                artifact_cache.key(onnx, dataclasses.replace(context, kept=("backbone.layers.2.attn",)), fp16),
                 artifact_cache.key(onnx, dataclasses.replace(
-                    context, settings=dataclasses.replace(context.settings, query_length=33)), "fp32")}
+                    context, settings=dataclasses.replace(context.settings, query_length=33)), fp32)}
         assert len(keys) == 5
-        assert artifact_cache.key(onnx, context, "fp32") == artifact_cache.key(onnx, exporter.context(), "fp32")
+        assert artifact_cache.key(onnx, context, fp32) == artifact_cache.key(onnx, exporter.context(), fp32)
         with torch.no_grad():
             next(iter(exporter.encoder.parameters())).view(-1)[0] += 1e-6
-        assert artifact_cache.key(onnx, context, "fp32") not in keys
+        assert artifact_cache.key(onnx, context, fp32) not in keys
     finally:
         exporter.close()

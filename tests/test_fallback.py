@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import pytest
 
-from export import fp16, parity, pipeline
+from export import fp16, pipeline
 from export.checkpoint import read_checkpoint
 from export.cli import summary
 from export.parity import ParityReport
 from export.pipeline import Attempt, Exporter
+from export.precision import TABLE
 from export.synthetic import write_synthetic
 from tests.conftest import FIXTURE_TOKENIZER, read_json
 
-BOUND = parity.TIERS["fp16"]["maxsim_rel_err_max"][1]
+BOUND = TABLE["fp16"].tier["maxsim_rel_err_max"][1]
 BLOCKS = [f"backbone.layers.{n}.attn" for n in range(8)]
 
 
 class ScriptedTarget:
-    """A test double of an export target: its name and fp16 form only; the exporter below scripts its gate."""
+    """A test double of an export target: its name and fp16 form only; the Exporter below scripts its gate."""
     name = "onnx"
     fp16_form = "compute"
 
@@ -40,22 +41,22 @@ class ScriptedExporter(Exporter):
         self.group_sizes = [len(blocks) for _, blocks in fp16.groups(self.encoder)]
         self.rooms = {**rooms, **dict(zip(self.group_sizes, groups))}
 
-    def _kept_candidates(self, exporter, precision):
+    def _ranked(self, target, precision):
         return BLOCKS
 
-    def _next_count(self, exporter, precision, candidates, first, tried):
+    def _next_count(self, target, precision, ranked, first, tried):
         return self.predicted if tried == 0 else tried + 1
 
-    def _attempt(self, exporter, tag, precision, kept):
+    def _attempt(self, target, tag, precision, kept):
         self.attempts.append(len(kept))
-        staging = pipeline.bundle.stage(self.out_root, self.checkpoint, exporter.name, precision)
+        staging = pipeline.bundle.stage(self.out_root, self.checkpoint, target.name, precision.name)
         (staging / "model.onnx").write_bytes(b"scripted")
         error = self.rooms[len(kept)] * BOUND
-        report = ParityReport(precision, error <= BOUND, {"cosine_min": 1.0, "maxsim_rel_err_p99": 0.0,
-                                                          "maxsim_rel_err_max": error, "top10_agreement": 1.0}, {}, dict(parity.TIERS["fp16"]))
+        report = ParityReport(precision.name, error <= BOUND, {"cosine_min": 1.0, "maxsim_rel_err_p99": 0.0,
+                                                          "maxsim_rel_err_max": error, "top10_agreement": 1.0}, {}, dict(precision.tier))
         report.failed = [] if report.passed else [f"maxsim_rel_err_max={error:.6g} (needs <= {BOUND})"]
         report.kept = list(kept)
-        manifest = {"target": exporter.name, "precision": precision, "details": {"fp16_fp32_blocks": list(kept)},
+        manifest = {"target": target.name, "precision": precision.name, "details": {"fp16_fp32_blocks": list(kept)},
                     "model": {"name": self.checkpoint.name, "synthetic": False}}
         return Attempt(staging, manifest, report, 8)
 
@@ -67,7 +68,7 @@ def checkpoint():
 
 
 def build(checkpoint, tmp_path, monkeypatch, rooms: dict[int, float], predicted: int, groups=(1.5, 1.5)):
-    monkeypatch.setattr(pipeline, "target", lambda name: ScriptedTarget())
+    monkeypatch.setattr(pipeline.targets, "target", lambda name: ScriptedTarget())
     exporter = ScriptedExporter(checkpoint, tmp_path, rooms, predicted, groups)
     try:
         return exporter.build("onnx", "fp16"), exporter

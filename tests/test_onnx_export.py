@@ -2,6 +2,7 @@
 table, failures that publish nothing."""
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import runtimes
 from export import parity, pipeline
 from export import parity_texts
 from export.cli import main
+from export.precision import TABLE
 from runtimes.manifest import sha256
 from runtimes.targets import TARGETS
 from tests.conftest import PRECISIONS, SYNTHETIC_ONNX, read_json, synthetic_args, synthetic_name
@@ -122,7 +124,7 @@ def test_a_converter_crash_is_reported_and_the_other_bundles_still_build(tmp_pat
     convert = TARGET.convert
 
     def crash_on_fp32(context, model, precision, path):
-        if precision == "fp32":
+        if precision.name == "fp32":
             raise RuntimeError("simulated converter crash\nwith a second line")
         return convert(context, model, precision, path)
 
@@ -141,7 +143,9 @@ def test_a_failed_gate_publishes_only_its_report(minilm_checkpoint, tmp_path, mo
     """A real int8 artifact held to an impossible bound: the retries with layers in float run out, the gate
     refuses it, and nothing is published. The layer ranking is stood in for by module order here (measuring it
     takes ~80 s; the outlier test below measures it)."""
-    monkeypatch.setitem(parity.TIERS, "int8", {**parity.TIERS["int8"], "maxsim_rel_err_p99": ("<=", 1e-9)})
+    int8 = TABLE["int8"]
+    monkeypatch.setitem(TABLE, "int8",
+                        dataclasses.replace(int8, tier={**int8.tier, "maxsim_rel_err_p99": ("<=", 1e-9)}))
     monkeypatch.setattr(pipeline, "MAX_KEPT", 2)
     monkeypatch.setattr(pipeline, "rank_layers", lambda encoder, weights, *_: [(name, 0.0) for name in weights])
     assert main(["onnx", "--model", str(minilm_checkpoint), "--precision", "int8", "--out", str(tmp_path)]) == 1

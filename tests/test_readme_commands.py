@@ -6,7 +6,8 @@ fixture for the README's placeholder path.
 """
 from __future__ import annotations
 
-from runtimes.targets import PRECISIONS, TARGETS
+from export.precision import PRECISIONS
+from runtimes.targets import TARGETS
 from tests.conftest import check_schemas, read_json, readme_offline_commands, synthetic_name
 
 

@@ -1,8 +1,9 @@
-"""The places that name targets, held to the one registry (runtimes/targets.py): the manifest schema's enums,
-the conformance suite's bucketed targets, pyproject's extras and the benchmark's per-target cases.
+"""The places that name targets, held to the one registry (runtimes/targets.py): the exporter's own modules
+(export/targets/__init__.py's MODULES), the manifest schema's enums, the conformance suite's bucketed targets,
+pyproject's extras and the benchmark's per-target cases.
 
 A target added to (or renamed in) the registry fails here until each of them agrees (ARCHITECTURE.md, "Adding a
-target"). Light: the exporter modules are read as source, never imported (each imports its converter).
+target"). Light: the targets' export modules are read as source, never imported (each imports its converter).
 """
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import tomllib
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
-from runtimes.targets import PRECISIONS, TARGETS
+from export.precision import PRECISIONS
+from export.targets import MODULES
+from runtimes.targets import TARGETS
 from tests.test_conformance import BUCKETED
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +51,15 @@ def _distribution(requirement: str) -> str:
     return re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9._-]+", requirement).group()).lower()
 
 
+def test_the_exporter_builds_exactly_the_registered_targets():
+    """The runtime's registry names no export module (an app ships the runtime alone); the exporter's MODULES
+    must name the same targets, each a module of export/targets/."""
+    assert list(MODULES) == list(TARGETS), \
+        f"export/targets/__init__.py's MODULES {list(MODULES)} is not runtimes.targets' {list(TARGETS)}"
+    missing = [m for m in MODULES.values() if not ROOT.joinpath(*m.split(".")).with_suffix(".py").is_file()]
+    assert missing == [], f"MODULES names modules that do not exist: {missing}"
+
+
 def test_the_manifest_schema_enumerates_the_registered_targets_and_precisions():
     schema = json.loads((ROOT / "spec" / "schemas" / "manifest.schema.json").read_text(encoding="utf-8"))
     targets = schema["properties"]["target"]["enum"]
@@ -55,7 +67,7 @@ def test_the_manifest_schema_enumerates_the_registered_targets_and_precisions():
     assert sorted(targets) == sorted(TARGETS) and len(set(targets)) == len(targets), \
         f"spec/schemas/manifest.schema.json's target enum {targets} is not runtimes.targets' {list(TARGETS)}"
     assert sorted(precisions) == sorted(PRECISIONS) and len(set(precisions)) == len(precisions), \
-        f"spec/schemas/manifest.schema.json's precision enum {precisions} is not runtimes.targets' {list(PRECISIONS)}"
+        f"spec/schemas/manifest.schema.json's precision enum {precisions} is not export.precision's {list(PRECISIONS)}"
 
 
 def test_bucketed_are_the_targets_whose_engine_and_exporter_have_buckets():
@@ -63,7 +75,7 @@ def test_bucketed_are_the_targets_whose_engine_and_exporter_have_buckets():
     runtimes.buckets, whose check_buckets refuses a bundle without any) and its exporter builds them
     (calls export.targets.length_buckets). Both must say the same, and BUCKETED must be exactly those."""
     engines = {name for name, t in TARGETS.items() if "runtimes.buckets" in _imported_modules(t.engine)}
-    exporters = {name for name, t in TARGETS.items() if "length_buckets" in _called(t.exporter)}
+    exporters = {name for name, module in MODULES.items() if "length_buckets" in _called(module)}
     assert engines == exporters, f"engines that run buckets {sorted(engines)}, exporters that build them {sorted(exporters)}"
     assert len(set(BUCKETED)) == len(BUCKETED) and set(BUCKETED) == engines, \
         f"tests/test_conformance.py's BUCKETED {list(BUCKETED)}; the registry's targets with buckets {sorted(engines)}"

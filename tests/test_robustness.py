@@ -14,6 +14,7 @@ import pytest
 from export import parity
 from export.checkpoint import read_checkpoint
 from export.pipeline import Exporter
+from export.precision import TABLE
 from export.targets import target as export_target
 from export.verify import verify_bundle
 from tests.conftest import TARGET_NAMES, read_json
@@ -107,14 +108,14 @@ def test_fp16_fallback_keeps_the_broken_block_in_fp32(request, target, fixture):
 def test_fp16_blocks_kept_in_fp32_are_honoured_by_the_other_targets(tiny_values, target):
     """The block the fallback keeps, given directly (ranking it again costs a minute): the bundle then holds
     the tier that the test above sees missed with every block in fp16."""
-    attempt = tiny_values._attempt(export_target(target), f"[{target} fp16]", "fp16", (BROKEN_BLOCK,))
+    attempt = tiny_values._attempt(export_target(target), f"[{target} fp16]", TABLE["fp16"], (BROKEN_BLOCK,))
     shutil.rmtree(attempt.staging)
     assert attempt.report.passed, attempt.report.failed
     assert attempt.manifest["details"]["fp16_fp32_blocks"] == [BROKEN_BLOCK]
 
 
 def test_margin_is_the_share_of_each_bound_used():
-    thresholds = parity.TIERS["fp16"]
+    thresholds = TABLE["fp16"].tier
     used = parity.room_used({"cosine_min": 0.9995, "maxsim_rel_err_p99": 7.5e-4, "maxsim_rel_err_max": 8e-3,
                              "top10_agreement": 1.0}, thresholds)
     assert used == pytest.approx({"cosine_min": 0.5, "maxsim_rel_err_p99": 0.25, "maxsim_rel_err_max": 0.8,

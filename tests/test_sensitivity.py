@@ -8,6 +8,7 @@ from export import sensitivity
 from export.checkpoint import read_checkpoint
 from export.encoder import load_encoder
 from export.gptq import quantize_linears
+from export.precision import TABLE
 from export.synthetic import write_synthetic
 from runtimes.colbert import ColbertTokenizer
 from tests.conftest import FIXTURE_TOKENIZER
@@ -56,7 +57,7 @@ def test_int8_ranking_equals_full_passes_on_bert(bert, monkeypatch):
     outside = [n for n in weights if not sensitivity.LAYER.match(n)]  # the Dense head: a full pass
     names = [*outside, "backbone.encoder.layer.2.attention.self.value", "backbone.encoder.layer.5.output.dense"]
     assert outside and set(names) <= set(weights)
-    _check(encoder, tokenizer, reference, "int8", "", names, weights, "maxsim_rel_err_p99", monkeypatch)
+    _check(encoder, tokenizer, reference, TABLE["int8"], "", names, weights, "maxsim_rel_err_p99", monkeypatch)
 
 
 @pytest.mark.parametrize("form", ["weights", "compute"])
@@ -64,4 +65,4 @@ def test_fp16_ranking_equals_full_passes_on_modernbert(modernbert, form, monkeyp
     encoder, tokenizer, reference = modernbert
     names = ["backbone.embeddings", "backbone.layers.3.attn", "backbone.layers.6.mlp"]
     assert set(names) <= set(sensitivity.fp16.blocks(encoder))
-    _check(encoder, tokenizer, reference, "fp16", form, names, {}, "maxsim_rel_err_max", monkeypatch)
+    _check(encoder, tokenizer, reference, TABLE["fp16"], form, names, {}, "maxsim_rel_err_max", monkeypatch)

@@ -12,7 +12,7 @@ import pytest
 
 import runtimes
 from export import parity_texts
-from export.parity import TIERS
+from export.precision import TABLE
 from tests.conftest import flip_byte
 from tests import port_cli, registries
 from tests.test_index import SAMPLE_CORPUS
@@ -125,7 +125,7 @@ def test_the_page_self_tests_indexes_and_searches_in_chromium(serve, trained_run
     assert seen["selftest"]["passed"] and seen["selftest"]["idsExact"], seen["selftest"]
     assert seen["info"]["documents"] == 217 and seen["info"]["restored"] is False
     runtime, corpus = runtimes.load(bundle), json.loads(SAMPLE_CORPUS.read_text())
-    bound = next(v for k, (_, v) in TIERS[precision].items() if k.startswith("maxsim"))  # the tier's MaxSim bound
+    bound = next(v for k, (_, v) in TABLE[precision].tier.items() if k.startswith("maxsim"))  # the tier's MaxSim bound
     for query in parity_texts.QUERIES:
         expected, got = runtime.rank(query, corpus, k=10), seen["hits"][query]
         assert [h["index"] for h in got] == [i for i, _ in expected], query

@@ -1,4 +1,4 @@
-"""The shape every export target has: one `ExportTarget` subclass per module, registered in runtimes.targets.
+"""The shape every export target has: one `ExportTarget` subclass per module, found through `MODULES`.
 
 The shared chain (`ExportTarget.export`) picks the model for a precision (the fp32 encoder, or its int8
 form from export.int8, lowered the target's way), asks the target to convert it, and describes the
@@ -21,14 +21,22 @@ from torch import nn
 
 from runtimes.colbert import ColbertSettings
 from runtimes.iospec import Bucket, IoSpec
-from runtimes.targets import PRECISIONS, TARGETS
 
 from .. import int8
 from ..int8 import QuantizedWeight
+from ..precision import Precision
 
 EXAMPLE_LENGTH = 160  # past the 128-token window, so tracing sees the sliding-window branch
 MIN_SEQUENCE = 2  # torch.export specialises a dimension of size 1
 DOCUMENT_BUCKETS = (128, 256)  # fixed document lengths besides the bound itself
+# target -> the module whose TARGET builds its bundles; the runtime's registry (runtimes.targets) names the same
+# targets (tests/test_registry.py) but not these modules: an app ships the runtime without the exporter
+MODULES = {
+    "onnx": "export.targets.onnx",
+    "executorch": "export.targets.executorch",
+    "tflite": "export.targets.tflite",
+    "coreml": "export.targets.coreml",
+}
 
 
 @dataclass
@@ -40,12 +48,11 @@ class ExportContext:
     workdir: Path  # scratch space for this run, for intermediate files a target reuses
     max_sequence: int  # the one sequence bound of the checkpoint: document_length, capped by BERT's positions
     int8_weights: Callable[[], dict[str, QuantizedWeight]]  # GPTQ, computed once: Linear name -> int8 weight
-    float_layers: tuple[str, ...] = ()  # Linear layers int8 keeps in float (the fallback when it misses its tier)
-    fp32_blocks: tuple[str, ...] = ()  # blocks (export.fp16) fp16 keeps in fp32 (its fallback)
+    kept: tuple[str, ...] = ()  # what the precision's fallback keeps in higher precision (export.precision)
 
     def int8_encoder(self) -> nn.Module:
-        """A copy of the encoder in the one int8 format (export.int8), but for `float_layers`."""
-        weights = {k: w for k, w in self.int8_weights().items() if k not in self.float_layers}
+        """A copy of the encoder in the one int8 format (export.int8), but for the Linear layers `kept` in float."""
+        weights = {k: w for k, w in self.int8_weights().items() if k not in self.kept}
         return int8.quantize_encoder(self.encoder, weights)
 
 
@@ -60,7 +67,7 @@ class Artifact:
 @dataclass
 class ExportTarget:
     """One target: a subclass implements `convert` (and `lower_int8` where needed); its module's TARGET is
-    an instance, named in runtimes.targets."""
+    an instance, named in MODULES."""
 
     name: str
     artifact: str  # the file (or directory) in the bundle
@@ -72,21 +79,16 @@ class ExportTarget:
         """The int8 encoder in the form this target's converter takes; plain dequantizing ops by default."""
         return model
 
-    def convert(self, context: ExportContext, model: nn.Module, precision: str, path: Path) -> tuple[IoSpec, dict]:
+    def convert(self, context: ExportContext, model: nn.Module, precision: Precision,
+                path: Path) -> tuple[IoSpec, dict]:
         """Write the artifact for `model` (fp32, or lowered int8) to `path`; return its io spec and details."""
         raise NotImplementedError
 
-    def export(self, context: ExportContext, precision: str, out_dir: Path) -> Artifact:
-        if precision not in PRECISIONS:
-            raise ValueError(f"{self.name} cannot build {precision}; choose from {', '.join(PRECISIONS)}")
-        model = self.lower_int8(context.int8_encoder()) if precision == "int8" else context.encoder
+    def export(self, context: ExportContext, precision: Precision, out_dir: Path) -> Artifact:
+        model = self.lower_int8(context.int8_encoder()) if precision.uses_int8_encoder else context.encoder
         io_spec, details = self.convert(context, model, precision, Path(out_dir) / self.artifact)
-        if precision == "int8":
-            details = {"int8_recipe": "gptq", "int8_group": int8.GROUP,
-                       "int8_float_layers": list(context.float_layers), **details}
-        if precision == "fp16":
-            details = {"fp16_form": self.fp16_form, "fp16_fp32_blocks": list(context.fp32_blocks), **details}
-        return Artifact(self.artifact, io_spec, self.recipes[precision], details)
+        details = {**precision.recorded(context.kept, self.fp16_form), **details}
+        return Artifact(self.artifact, io_spec, self.recipes[precision.name], details)
 
 
 def example_inputs(length: int, dtype: torch.dtype = torch.int64) -> tuple[torch.Tensor, torch.Tensor]:
@@ -141,5 +143,5 @@ class Int32Inputs(nn.Module):
 
 
 def target(name: str) -> ExportTarget:
-    """The exporter of a registered target."""
-    return importlib.import_module(TARGETS[name].exporter).TARGET
+    """A target's ExportTarget; imports its converter."""
+    return importlib.import_module(MODULES[name]).TARGET

@@ -19,6 +19,7 @@ from torch import nn
 from runtimes.iospec import INPUTS, OUTPUT, Bucket, IoSpec
 
 from .. import fp16, int8
+from ..precision import Precision
 from . import EXAMPLE_LENGTH, ExportContext, ExportTarget, Int32Inputs, example_inputs, length_buckets, quiet, \
     sequence_shapes
 
@@ -69,10 +70,10 @@ def _op_names(op) -> set[str]:
     return {op.name, *(out.name for out in op.outputs)}
 
 
-def _convert(model: nn.Module, max_sequence: int, precision: str, fp32_blocks: tuple[str, ...] = (),
+def _convert(model: nn.Module, max_sequence: int, precision: Precision, kept: tuple[str, ...] = (),
              fp32_ops: Callable | None = None, fp32_output: bool = True):
     """The flexible-sequence ML Program, and the name of each parameter's const in it (the placeholder
-    torch.export gave it, which coremltools keeps). The fp16 fallback's `fp32_blocks` stay fp32, and so do the
+    torch.export gave it, which coremltools keeps). The blocks the fp16 fallback `kept` stay fp32, and so do the
     MIL ops `fp32_ops` selects on top of `_in_fp16`'s (export/coreml_fp16_sources.py tries op policies). The
     output is declared fp32 (`fp32_output`): coremltools otherwise casts an fp16 program's output to fp16, which
     rounds the fp32 head's unit vectors for nothing (12% of the fp16 tier's MaxSim room on trained weights)."""
@@ -80,14 +81,15 @@ def _convert(model: nn.Module, max_sequence: int, precision: str, fp32_blocks: t
     import numpy as np
     import torch
 
-    fp16.check_blocks(model, fp32_blocks)
+    fp16.check_blocks(model, kept)
     example = example_inputs(min(EXAMPLE_LENGTH, max_sequence), torch.int32)
     wrapped = Int32Inputs(model).eval()
     program = torch.export.export(wrapped, example, dynamic_shapes=sequence_shapes(max_sequence)).run_decompositions({})
-    kept = nodes_in_blocks(program, fp32_blocks)
-    selector = lambda op: (_in_fp16(op) and not (_op_names(op) & kept)  # noqa: E731
+    kept_nodes = nodes_in_blocks(program, kept)
+    selector = lambda op: (_in_fp16(op) and not (_op_names(op) & kept_nodes)  # noqa: E731
                            and not (fp32_ops is not None and fp32_ops(op)))
-    compute = ct.precision.FLOAT32 if precision == "fp32" else ct.transform.FP16ComputePrecision(op_selector=selector)
+    # every reduced precision computes in fp16 (int8 too: its weights are int8, its arithmetic fp16)
+    compute = ct.transform.FP16ComputePrecision(op_selector=selector) if precision.reduced else ct.precision.FLOAT32
     output = ct.TensorType(OUTPUT, dtype=np.float32) if fp32_output else ct.TensorType(OUTPUT)
     package = ct.convert(program, outputs=[output], convert_to="mlprogram",
                          minimum_deployment_target=ct.target.iOS18, compute_precision=compute)
@@ -152,13 +154,14 @@ class Coreml(ExportTarget):
     def lower_int8(self, model: nn.Module) -> nn.Module:
         return int8.lower(model, linear=int8.as_float_linear)
 
-    def convert(self, context: ExportContext, model: nn.Module, precision: str, path: Path) -> tuple[IoSpec, dict]:
+    def convert(self, context: ExportContext, model: nn.Module, precision: Precision,
+                path: Path) -> tuple[IoSpec, dict]:
         buckets = length_buckets(context.settings.query_length, context.max_sequence)
+        blocks = context.kept if precision.uses_fp16_form else ()  # int8 keeps Linear layers, not blocks
         with quiet("coremltools"):
-            package, consts = _convert(model, context.max_sequence, precision, context.fp32_blocks, self.fp32_ops,
-                                       self.fp32_output)
-            if precision == "int8":
-                package = _blockwise_int8(package, [consts[f"{layer}.weight"] for layer in context.float_layers])
+            package, consts = _convert(model, context.max_sequence, precision, blocks, self.fp32_ops, self.fp32_output)
+            if precision.uses_int8_encoder:
+                package = _blockwise_int8(package, [consts[f"{layer}.weight"] for layer in context.kept])
             package = _bucket_functions(package, buckets)
             shutil.rmtree(path, ignore_errors=True)
             package.save(str(path))

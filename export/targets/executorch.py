@@ -18,6 +18,7 @@ from runtimes.iospec import IoSpec
 
 from .. import fp16, int8
 from ..encoder import Attention, attend
+from ..precision import Precision
 from . import EXAMPLE_LENGTH, MIN_SEQUENCE, ExportContext, ExportTarget, example_inputs, quiet, \
     sequence_shapes
 
@@ -175,13 +176,14 @@ class Executorch(ExportTarget):
         _register_quantized_ops()
         return int8.lower(model, linear=_DequantBmmLinear, embedding=_ByteEmbedding)
 
-    def convert(self, context: ExportContext, model: nn.Module, precision: str, path: Path) -> tuple[IoSpec, dict]:
+    def convert(self, context: ExportContext, model: nn.Module, precision: Precision,
+                path: Path) -> tuple[IoSpec, dict]:
         from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
         from executorch.exir import ExecutorchBackendConfig, to_edge_transform_and_lower
         from executorch.exir.passes.sym_shape_eval_pass import ConstraintBasedSymShapeEvalPass
 
-        if precision == "fp16":  # before the attention swap: block names are the encoder's
-            model = fp16.stored_weights(model, context.fp32_blocks, linear=_Fp16WeightLinear)
+        if precision.uses_fp16_form:  # before the attention swap: block names are the encoder's
+            model = fp16.stored_weights(model, context.kept, linear=_Fp16WeightLinear)
         model = _with_batch_one_attention(model)
         example = example_inputs(min(EXAMPLE_LENGTH, context.max_sequence))
         with quiet():

@@ -16,6 +16,7 @@ from torch import nn
 from runtimes.iospec import INPUTS, OUTPUT, IoSpec
 
 from .. import fp16, int8
+from ..precision import Precision
 from . import EXAMPLE_LENGTH, MIN_SEQUENCE, ExportContext, ExportTarget, example_inputs, quiet
 
 OPSET = 18
@@ -124,11 +125,12 @@ class Onnx(ExportTarget):
     def lower_int8(self, model: nn.Module) -> nn.Module:
         return int8.lower(model, linear=_MatMulNBitsLinear, embedding=_BlockQuantizedEmbedding)
 
-    def convert(self, context: ExportContext, model: nn.Module, precision: str, path: Path) -> tuple[IoSpec, dict]:
+    def convert(self, context: ExportContext, model: nn.Module, precision: Precision,
+                path: Path) -> tuple[IoSpec, dict]:
         import onnxscript.optimizer
 
-        if precision == "fp16":
-            model = fp16.stored_weights(model, context.fp32_blocks)
+        if precision.uses_fp16_form:
+            model = fp16.stored_weights(model, context.kept)
         ids, mask = (t.repeat(2, 1) for t in example_inputs(min(EXAMPLE_LENGTH, context.max_sequence)))
         dims = {0: torch.export.Dim.DYNAMIC, 1: torch.export.Dim("sequence", min=MIN_SEQUENCE, max=context.max_sequence)}
         with quiet("torch.onnx"):

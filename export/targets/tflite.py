@@ -20,6 +20,7 @@ from torch import nn
 from runtimes.iospec import OUTPUT, Bucket, IoSpec
 
 from .. import fp16, int8
+from ..precision import Precision
 from . import ExportContext, ExportTarget, Int32Inputs, example_inputs, length_buckets, quiet
 
 def _convert(model: nn.Module, signatures: dict[str, Bucket], path: Path) -> None:
@@ -72,11 +73,11 @@ class _KeptFloatEmbedding(nn.Embedding):
 FLOAT_SCOPE = "_KeptFloat"  # both classes' names start with it
 
 
-def _quantization_recipe(precision: str) -> list[dict]:
+def _quantization_recipe(precision: Precision) -> list[dict]:
     from ai_edge_quantizer import algorithm_manager, qtyping, recipe_manager
 
     manager = recipe_manager.RecipeManager()
-    if precision == "fp16":  # every weight but those of the blocks kept in fp32
+    if precision.uses_fp16_form:  # every weight but those of the blocks kept in fp32
         manager.add_weight_only_config(regex=f"^(?!.*{FLOAT_SCOPE})", num_bits=16,
                                        operation_name=qtyping.TFLOperationName.ALL_SUPPORTED,
                                        algorithm_key=algorithm_manager.AlgorithmName.FLOAT_CASTING)
@@ -86,7 +87,7 @@ def _quantization_recipe(precision: str) -> list[dict]:
     return manager.get_quantization_recipe()
 
 
-def _quantize(float_model: Path, precision: str, path: Path) -> None:
+def _quantize(float_model: Path, precision: Precision, path: Path) -> None:
     from ai_edge_quantizer import quantizer
 
     with quiet(""):  # its warnings go to the root logger: a line per weight shared between signatures
@@ -121,31 +122,37 @@ def _keep_float(model: nn.Module) -> nn.Module:
     return model
 
 
-def _keep_fp32_blocks(model: nn.Module, blocks: tuple[str, ...]) -> nn.Module:
-    """A copy with the Linears and token table of the fp16 fallback's blocks marked."""
-    fp16.check_blocks(model, blocks)
+def _keep_blocks(model: nn.Module, kept: tuple[str, ...]) -> nn.Module:
+    """A copy with the Linears and token table of the blocks the fp16 fallback keeps marked."""
+    fp16.check_blocks(model, kept)
     model = copy.deepcopy(model)
     for name, module in list(model.named_modules()):
         weighted = type(module) is nn.Linear or int8.is_token_embedding(module, name)
-        if weighted and fp16.in_blocks(name, blocks):
+        if weighted and fp16.in_blocks(name, kept):
             model.set_submodule(name, _marked(module))
     return model
+
+
+def _float_model_key(context: ExportContext, precision: Precision) -> str:
+    """The float flatbuffer's name in the workdir, shared by the conversions that give the same one: fp16 with
+    nothing kept casts the fp32 flatbuffer itself."""
+    if not precision.uses_int8_encoder and not context.kept:
+        return "fp32"
+    return f"{precision.name}-{len(context.kept)}-{precision.fallback.unit.kept_in}"
 
 
 class Tflite(ExportTarget):
     def lower_int8(self, model: nn.Module) -> nn.Module:
         return int8.lower(_keep_float(model), linear=_GroupedLinear, embedding=_fp32_scales)
 
-    def convert(self, context: ExportContext, model: nn.Module, precision: str, path: Path) -> tuple[IoSpec, dict]:
+    def convert(self, context: ExportContext, model: nn.Module, precision: Precision,
+                path: Path) -> tuple[IoSpec, dict]:
         signatures = length_buckets(context.settings.query_length, context.max_sequence)
-        kind = {"int8": f"int8-{len(context.float_layers)}-float", "fp16": f"fp16-{len(context.fp32_blocks)}-fp32"}
-        # fp16 with no block kept in fp32 casts the fp32 flatbuffer itself
-        key = "fp32" if precision == "fp32" or (precision == "fp16" and not context.fp32_blocks) else kind[precision]
-        float_model = context.workdir / f"tflite-{key}.tflite"
+        float_model = context.workdir / f"tflite-{_float_model_key(context, precision)}.tflite"
         if not float_model.is_file():
-            marked = _keep_fp32_blocks(model, context.fp32_blocks) if precision == "fp16" else model
+            marked = _keep_blocks(model, context.kept) if precision.uses_fp16_form else model
             _convert(marked, signatures, float_model)
-        if precision == "fp32":
+        if not precision.reduced:
             path.write_bytes(float_model.read_bytes())
         else:
             _quantize(float_model, precision, path)
