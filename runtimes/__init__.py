@@ -7,11 +7,12 @@ from typing import Callable, Sequence
 from .colbert import ColbertRuntime, ColbertSettings, ColbertTokenizer, maxsim, top_k
 from .golden import Golden
 from .index import Hit, Index, IndexFileError
+from .iospec import InputPastBound
 from .manifest import BundleError, model_digest, read_manifest, verify_hashes
 from .targets import TARGETS, engine_module
 
 __all__ = ["load", "BundleError", "ColbertRuntime", "ColbertSettings", "Hit", "Index", "IndexFileError",
-           "build_index", "search", "maxsim", "top_k"]
+           "InputPastBound", "build_index", "search", "maxsim", "top_k"]
 
 
 def load(bundle_dir: str | Path, batch_size: int = 16, threads: int = 0) -> ColbertRuntime:

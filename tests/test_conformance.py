@@ -68,8 +68,10 @@ def test_inputs_past_the_window_and_past_document_length(mxbai_run, target):
         np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
     bound = runtime.settings.io.max_sequence
     ids = np.full((1, bound + 1), 1000, np.int64)
-    with pytest.raises(ValueError, match=f"export bound of {bound}|largest document bucket of {bound}"):
+    with pytest.raises(runtimes.InputPastBound, match=f"document of {bound + 1} tokens is past this bundle's export "
+                       f"bound of {bound}") as refused:
         runtime.engine.encode(ids, np.ones_like(ids))
+    assert refused.value.kind == "input_past_bound"
 
 
 @pytest.mark.parametrize("target", TARGET_NAMES)
