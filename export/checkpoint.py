@@ -24,6 +24,7 @@ PYLATE_DEFAULTS = {
     "attend_to_expansion_tokens": False,
     "skiplist_words": list("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"),
 }
+# The Dense activations the exporter runs: torch.nn class names, as the Dense config names them (by class path)
 ACTIVATIONS = {"Identity", "Tanh", "ReLU", "GELU"}
 
 

@@ -8,7 +8,7 @@ MIL ops run in fp16), with one more kind of op kept in fp32 (an op-type policy) 
 which holds fp16 tensors between ops as Core ML does. It prints first which MIL op types the current policy's
 program runs in fp16 and in fp32, then one row per policy: the gate's metrics, the fp16 tier's room used, the
 package size, how many ops run in fp32, and the worst MaxSim pair (its reference score against the score
-floor, runtimes/golden.py).
+floor, runtimes/metrics.py).
 
 The rows say which ops carry the error, not how a bundle built by the pipeline scores (no fallback runs).
 """
@@ -126,9 +126,10 @@ def census(package: Path, function: str) -> Counter:
 
 def worst_pair(reference: parity.Encoded, candidate: parity.Encoded, texts: parity.Texts) -> dict:
     """The pair that carries MaxSim's max relative error: its scores against the floor, its sizes."""
-    from runtimes.golden import SCORE_FLOOR, relative_errors
+    from runtimes.metrics import SCORE_FLOOR, relative_errors, score_matrix
 
-    s_ref, s_cand = parity.score_matrix(reference), parity.score_matrix(candidate)
+    s_ref = score_matrix(reference.queries, reference.documents)
+    s_cand = score_matrix(candidate.queries, candidate.documents)
     rel = relative_errors(s_cand, s_ref)
     q, d = np.unravel_index(int(np.argmax(rel)), rel.shape)
     order = np.argsort(-rel, axis=None)[:5]

@@ -19,10 +19,10 @@ from safetensors.torch import load_file
 from torch import nn
 
 from .backbone import load_backbone
-from .checkpoint import Checkpoint, CheckpointError
+from .checkpoint import ACTIVATIONS, Checkpoint, CheckpointError
 
 MASK_BIAS = -1.0e4
-ACTIVATIONS = {"Identity": nn.Identity, "Tanh": nn.Tanh, "ReLU": nn.ReLU, "GELU": nn.GELU}
+DENSE_ACTIVATIONS = {name: getattr(nn, name) for name in ACTIVATIONS}  # checkpoint's names are torch.nn classes
 
 
 def gelu_for(name: str) -> nn.Module:
@@ -303,7 +303,7 @@ def load_encoder(checkpoint: Checkpoint) -> ColbertEncoder:
         tensors = load_file(str(spec.path / "model.safetensors"))
         linear.load_state_dict({k.removeprefix("linear."): v for k, v in tensors.items()}, strict=True)
         dense.append(linear)
-        acts.append(ACTIVATIONS[spec.activation]())
+        acts.append(DENSE_ACTIVATIONS[spec.activation]())
     return ColbertEncoder(backbone, dense, acts).eval()
 
 

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from runtimes.colbert import ColbertRuntime, ColbertTokenizer, maxsim
-from runtimes.golden import relative_errors
+from runtimes.colbert import ColbertRuntime, ColbertTokenizer
+from runtimes.metrics import missed_bounds, score_matrix, summary
 
 from . import heldout_texts, parity_texts
 from .precision import TABLE
@@ -19,6 +19,9 @@ if TYPE_CHECKING:  # the reference needs torch; verify and bench without --full 
 HIGHER_IS_BETTER = {"cosine_min", "cosine_mean", "top10_agreement"}
 BATCH_SIZES = (1, 8)
 TOP_K = 10
+# compare's metrics in the order parity.json lists them (metrics, by_batch_size)
+REPORTED = ("cosine_min", "cosine_mean", "max_abs_error", "maxsim_rel_err_p99", "maxsim_rel_err_max",
+            "top10_agreement", "tokens", "pairs")
 # The fallbacks (int8 and fp16) stop only once every metric uses at most this share of its tier's room:
 # a bundle that scrapes past the bound on the gate's texts misses it on others.
 MARGIN = 0.8
@@ -125,10 +128,6 @@ def reference_outputs(reference: Reference, tokenizer: ColbertTokenizer, texts: 
     return Encoded(encode(texts.queries, True), encode(texts.documents, False))
 
 
-def score_matrix(encoded: Encoded) -> np.ndarray:
-    return np.array([[maxsim(q, d) for d in encoded.documents] for q in encoded.queries], dtype=np.float64)
-
-
 def compare(reference: Encoded, candidate: Encoded) -> dict[str, float]:
     pairs = list(zip(reference.queries + reference.documents, candidate.queries + candidate.documents))
     for n, (r, c) in enumerate(pairs):
@@ -137,23 +136,11 @@ def compare(reference: Encoded, candidate: Encoded) -> dict[str, float]:
     ref = np.concatenate([r for r, _ in pairs]).astype(np.float64)
     cand = np.concatenate([c for _, c in pairs]).astype(np.float64)
     cosine = (ref * cand).sum(1) / (np.linalg.norm(ref, axis=1) * np.linalg.norm(cand, axis=1) + 1e-12)
-    s_ref, s_cand = score_matrix(reference), score_matrix(candidate)
-    rel = relative_errors(s_cand, s_ref)
-    k = min(TOP_K, s_ref.shape[1])
-    agreement = [
-        len(set(np.argsort(-r, kind="stable")[:k]) & set(np.argsort(-c, kind="stable")[:k])) / k
-        for r, c in zip(s_ref, s_cand)
-    ]
-    return {
-        "cosine_min": float(cosine.min()),
-        "cosine_mean": float(cosine.mean()),
-        "max_abs_error": float(np.abs(ref - cand).max()),
-        "maxsim_rel_err_p99": float(np.percentile(rel, 99)),
-        "maxsim_rel_err_max": float(rel.max()),
-        "top10_agreement": float(np.mean(agreement)),
-        "tokens": int(len(ref)),
-        "pairs": int(rel.size),
-    }
+    s_ref = score_matrix(reference.queries, reference.documents)
+    s_cand = score_matrix(candidate.queries, candidate.documents)
+    measured = {**summary(cosine, s_ref, s_cand, TOP_K), "max_abs_error": float(np.abs(ref - cand).max()),
+                "tokens": int(len(ref)), "pairs": int(s_ref.size)}
+    return {key: measured[key] for key in REPORTED}
 
 
 def worst(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -161,15 +148,6 @@ def worst(runs: list[dict[str, float]]) -> dict[str, float]:
         key: (min if key in HIGHER_IS_BETTER else max)(run[key] for run in runs)
         for key in runs[0]
     }
-
-
-def failures(metrics: dict[str, float], thresholds: dict[str, tuple[str, float]]) -> list[str]:
-    failed = []
-    for key, (op, bound) in thresholds.items():
-        ok = metrics[key] >= bound if op == ">=" else metrics[key] <= bound
-        if not ok or not np.isfinite(metrics[key]):
-            failed.append(f"{key}={metrics[key]:.6g} (needs {op} {bound:g})")
-    return failed
 
 
 def bucket_use(runtime: ColbertRuntime, texts: Texts) -> dict[str, int]:
@@ -206,8 +184,8 @@ def run_gate(runtime: ColbertRuntime, reference: Encoded, precision: str, synthe
     metrics = worst(list(by_batch.values()))
     thresholds, informational = gated(precision, synthetic)
     buckets = bucket_use(runtime, texts)
-    failed = failures(metrics, thresholds) + [f"bucket {name} ran none of the texts"
-                                              for name, n in buckets.items() if n == 0]
+    failed = missed_bounds(metrics, thresholds) + [f"bucket {name} ran none of the texts"
+                                                   for name, n in buckets.items() if n == 0]
     counts = {"queries": len(reference.queries), "documents": len(reference.documents)}
     return ParityReport(precision, not failed, metrics, by_batch, thresholds, failed, counts, buckets,
                         informational=informational)

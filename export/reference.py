@@ -12,6 +12,7 @@ from safetensors.torch import load_file
 from .backbone import load_backbone
 from .checkpoint import Checkpoint
 
+# Its own, not checkpoint.ACTIVATIONS' torch.nn classes: a wrong mapping there must show up as a gate failure
 _ACTIVATIONS = {"Identity": lambda x: x, "Tanh": torch.tanh, "ReLU": torch.relu, "GELU": F.gelu}
 
 

@@ -7,11 +7,12 @@ from typing import Callable, Sequence
 from .bundle import OpenBundle, open_bundle
 from .colbert import ColbertRuntime, ColbertSettings, maxsim, top_k
 from .index import Hit, Index, IndexFileError
+from .iospec import InputPastBound
 from .manifest import BundleError, model_digest
 from .targets import engine_module
 
 __all__ = ["load", "open_bundle", "OpenBundle", "BundleError", "ColbertRuntime", "ColbertSettings", "Hit", "Index",
-           "IndexFileError", "build_index", "search", "maxsim", "top_k"]
+           "IndexFileError", "InputPastBound", "build_index", "search", "maxsim", "top_k"]
 
 
 def load(bundle_dir: str | Path, batch_size: int = 16, threads: int = 0) -> ColbertRuntime:

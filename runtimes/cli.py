@@ -18,6 +18,7 @@ from .colbert import maxsim
 from .golden import self_test
 from .index import DTYPES, Index, IndexFileError
 from .index_command import CorpusError, run_index
+from .iospec import InputPastBound
 from .manifest import BundleError, first_line
 
 EXIT_FAILED = 1
@@ -207,7 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     except (BundleError, IndexFileError) as e:
         print(f"error: {e.kind}: {first_line(e)}", file=sys.stderr)
         return EXIT_FAILED
-    except (UsageError, CorpusError, ValueError) as e:  # ValueError: an input past the bundle's sequence bound
+    except InputPastBound as e:  # an input, not a bundle: bad input
+        print(f"error: {e.kind}: {first_line(e)}", file=sys.stderr)
+        return EXIT_USAGE
+    except (UsageError, CorpusError) as e:
         print(f"error: {first_line(e)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -137,13 +137,6 @@ class ColbertTokenizer:
         return mask.astype(bool) & ~np.isin(ids, self._skip)
 
 
-def check_sequence_bound(length: int, bound: int) -> None:
-    """Engines exported for sequences up to `bound` refuse longer ones in one line."""
-    if length > bound:
-        raise ValueError(f"sequence of {length} tokens is past this bundle's export bound of {bound}; "
-                         "truncate to document_length first")
-
-
 def maxsim(query: np.ndarray, document: np.ndarray) -> float:
     """Sum over query vectors of the best dot product with any document vector, in fp32."""
     if len(query) == 0 or len(document) == 0:

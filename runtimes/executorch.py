@@ -5,7 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .colbert import ColbertSettings, check_sequence_bound
+from .colbert import ColbertSettings
+from .iospec import check_sequence_bound
 from .manifest import BundleError, first_line
 
 
@@ -33,7 +34,7 @@ class ExecutorchEngine:
             raise BundleError(f"{program_path}: ExecuTorch cannot load it ({first_line(e)}); re-export the bundle") from None
 
     def encode(self, input_ids: np.ndarray, attention_mask: np.ndarray, is_query: bool = False) -> np.ndarray:
-        check_sequence_bound(input_ids.shape[1], self.max_sequence)
+        check_sequence_bound(input_ids.shape[1], self.max_sequence, is_query)
         out = []
         for start in range(0, len(input_ids), self.max_batch):
             ids = self._torch.from_numpy(np.ascontiguousarray(input_ids[start:start + self.max_batch], np.int64))

@@ -9,6 +9,8 @@
 4. top10_agreement: per query, the share of the file's top-k documents (k = min(top_k, documents), ranked by
    score, ties to the lower index) that are also in the encoded top-k; the mean over queries.
 5. Every metric named in `tolerance` meets its bound.
+
+Steps 2 to 5 are runtimes/metrics.py's, which the parity gate measures with too.
 """
 from __future__ import annotations
 
@@ -18,19 +20,10 @@ from typing import Sequence
 
 import numpy as np
 
-from .colbert import ColbertRuntime, maxsim, top_k
+from .colbert import ColbertRuntime
 from .fields import integer, list_of, obj, require, string
 from .manifest import BundleError, read_json_file
-
-# The smallest score a relative error is taken against: one query vector's perfect match (a cosine of 1). A pair
-# whose MaxSim is near zero (an untrained head's unrelated texts score -0.2 to 0.5) would otherwise turn a 1e-3
-# difference into any relative error at all; a trained ColBERT's scores sit far above it.
-SCORE_FLOOR = 1.0
-
-
-def relative_errors(got: np.ndarray, expected: np.ndarray) -> np.ndarray:
-    """Rule 3's MaxSim relative error of each pair."""
-    return np.abs(got - expected) / np.maximum(np.abs(expected), SCORE_FLOOR)
+from .metrics import cosines, missed_bounds, score_matrix, summary
 
 DEFAULT_TOP_K = 10  # golden files written before `top_k` was recorded
 ENTRY_FIELDS = {"text": string, "input_ids": list_of(integer), "attention_mask": list_of(integer),
@@ -93,50 +86,24 @@ def _ids_of(runtime: ColbertRuntime, entry: dict, is_query: bool) -> bool:
                                                          entry["kept_positions"])
 
 
-def agreement(expected: np.ndarray, actual: np.ndarray, k: int) -> float:
-    """Mean over rows of |top-k(expected) & top-k(actual)| / k, ties to the lower index (top_k's order); 1 without documents."""
-    k = min(k, expected.shape[1])
-    if k == 0:  # no documents: nothing to miss
-        return 1.0
-    shares = [len({i for i, _ in top_k(e.tolist(), k)} & {i for i, _ in top_k(a.tolist(), k)}) / k
-              for e, a in zip(expected, actual)]
-    return float(np.mean(shares)) if shares else 1.0
-
-
 def measure(golden: Golden, queries: Sequence[np.ndarray], documents: Sequence[np.ndarray]) -> dict[str, float]:
     """Steps 2 to 4 of the rule on encoded vectors; ValueError when a vector count differs."""
     if (len(queries), len(documents)) != (len(golden.queries), len(golden.documents)):  # zip would drop the rest
         raise ValueError(f"{len(queries)} queries and {len(documents)} documents encoded, golden.json has "
                          f"{len(golden.queries)} and {len(golden.documents)}")
-    cosines = []
+    per_text = []
     for n, (entry, got) in enumerate(zip(golden.queries + golden.documents, list(queries) + list(documents))):
         want = np.asarray(entry["vectors"], dtype=np.float64).reshape(-1, got.shape[1])
         if want.shape != got.shape:
             raise ValueError(f"text {n} ({entry['text'][:30]!r}): {got.shape[0]} vectors, golden.json has {want.shape[0]}")
-        g = got.astype(np.float64)
-        cosines.append((g * want).sum(1) / np.maximum(np.linalg.norm(g, axis=1) * np.linalg.norm(want, axis=1), 1e-12))
-    cosine = np.concatenate(cosines) if cosines else np.ones(1)
-    scores = np.array([[maxsim(q, d) for d in documents] for q in queries], dtype=np.float64).reshape(golden.scores.shape)
-    relative = relative_errors(scores, golden.scores).ravel()
-    if relative.size == 0:
-        relative = np.zeros(1)
-    return {
-        "cosine_min": float(cosine.min()),
-        "cosine_mean": float(cosine.mean()),
-        "maxsim_rel_err_max": float(relative.max()),
-        "maxsim_rel_err_p99": float(np.percentile(relative, 99)),
-        "top10_agreement": agreement(golden.scores, scores, golden.top_k),
-    }
+        per_text.append(cosines(got, want))
+    cosine = np.concatenate(per_text) if per_text else np.ones(0)
+    return summary(cosine, golden.scores, score_matrix(queries, documents), golden.top_k)
 
 
 def judge(golden: Golden, metrics: dict[str, float]) -> list[str]:
     """Step 5: each tolerance bound missed, as 'metric=value (needs op bound)'."""
-    failed = []
-    for metric, (op, bound) in golden.tolerance.items():
-        value = metrics[metric]
-        if not np.isfinite(value) or not (value >= bound if op == ">=" else value <= bound):
-            failed.append(f"{metric}={value:.6g} (needs {op} {bound:g})")
-    return failed
+    return missed_bounds(metrics, golden.tolerance)
 
 
 def self_test(runtime: ColbertRuntime, golden: Golden) -> GoldenReport:

@@ -9,6 +9,21 @@ INPUTS = ("input_ids", "attention_mask")
 OUTPUT = "embeddings"
 
 
+class InputPastBound(ValueError):
+    """An input, not a bundle, the bundle cannot take (spec/bundle.md, "Errors")."""
+
+    kind = "input_past_bound"
+
+
+def check_sequence_bound(length: int, bound: int, is_query: bool) -> None:
+    """Every engine's one refusal of a sequence longer than it takes: io.max_sequence, or with buckets the
+    largest bucket of the kind."""
+    if length > bound:
+        kind = "query" if is_query else "document"
+        raise InputPastBound(f"{kind} of {length} tokens is past this bundle's export bound of {bound}; "
+                             f"truncate to {kind}_length first")
+
+
 @dataclass(frozen=True)
 class TensorSpec:
     name: str
@@ -62,12 +77,9 @@ class IoSpec:
     def bucket_for(self, length: int, is_query: bool) -> tuple[str, int]:
         """The smallest bucket of the input's kind that holds `length` tokens: its name and length."""
         kind = "query" if is_query else "document"
-        fitting = sorted((b.length, name) for name, b in self.buckets.items() if b.kind == kind and b.length >= length)
-        if not fitting:
-            largest = max((b.length for b in self.buckets.values() if b.kind == kind), default=0)
-            raise ValueError(f"{kind} of {length} tokens is past this bundle's largest {kind} bucket of {largest}; "
-                             f"truncate to the {kind} length first")
-        bucket, name = fitting[0]
+        check_sequence_bound(length, max((b.length for b in self.buckets.values() if b.kind == kind), default=0),
+                             is_query)
+        bucket, name = min((b.length, name) for name, b in self.buckets.items() if b.kind == kind and b.length >= length)
         return name, bucket
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from .colbert import ColbertSettings, check_sequence_bound
+from .colbert import ColbertSettings
+from .iospec import check_sequence_bound
 from .manifest import BundleError, first_line
 
 _NUMPY = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
@@ -27,7 +28,7 @@ class OnnxEngine:
         self._dtypes = {i.name: _NUMPY[i.type] for i in self.session.get_inputs()}
 
     def encode(self, input_ids: np.ndarray, attention_mask: np.ndarray, is_query: bool = False) -> np.ndarray:
-        check_sequence_bound(input_ids.shape[1], self.max_sequence)
+        check_sequence_bound(input_ids.shape[1], self.max_sequence, is_query)
         feed = {"input_ids": input_ids, "attention_mask": attention_mask}
         (vectors,) = self.session.run(None, {k: v.astype(self._dtypes[k]) for k, v in feed.items()})
         return vectors.astype(np.float32)  # fp16 models: MaxSim is summed in fp32

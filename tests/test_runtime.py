@@ -13,7 +13,7 @@ import runtimes
 from export.checkpoint import read_checkpoint
 from export.source import resolve
 from runtimes.colbert import ColbertTokenizer, maxsim, top_k
-from runtimes.iospec import Bucket, IoSpec
+from runtimes.iospec import Bucket, InputPastBound, IoSpec
 from tests.conftest import FIXTURE_TOKENIZER, SYNTHETIC_ONNX, synthetic_name
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,9 +96,10 @@ def test_the_smallest_bucket_of_the_kind_that_holds_the_input_is_picked():
     assert io.bucket_for(48, is_query=True) == ("q", 48) and io.bucket_for(1, is_query=True) == ("q", 48)
     assert io.bucket_for(3, is_query=False) == ("d128", 128) and io.bucket_for(128, is_query=False) == ("d128", 128)
     assert io.bucket_for(129, is_query=False) == ("d256", 256) and io.bucket_for(512, is_query=False) == ("d512", 512)
-    with pytest.raises(ValueError, match="document of 513 tokens is past this bundle's largest document bucket of 512"):
+    with pytest.raises(InputPastBound, match="document of 513 tokens is past this bundle's export bound of 512"):
         io.bucket_for(513, is_query=False)
-    with pytest.raises(ValueError, match="query of 49 tokens"):
+    with pytest.raises(InputPastBound, match="query of 49 tokens is past this bundle's export bound of 48; "
+                                             "truncate to query_length first"):
         io.bucket_for(49, is_query=True)
 
 
@@ -126,6 +127,16 @@ def test_runtime_end_to_end_batch_sizes_agree(exports):
     np.testing.assert_allclose(norms, 1.0, atol=1e-5)
     ranked = runtime.rank("how do bees communicate", texts, k=3)
     assert len(ranked) == 3 and ranked[0][1] >= ranked[1][1] >= ranked[2][1]
+
+
+def test_an_engine_refuses_a_sequence_past_the_export_bound_as_input_past_bound(exports):
+    runtime = runtimes.load(exports.bundle(*SYNTHETIC, model=MODEL_17M, target="onnx", precision="fp32"))
+    bound = runtime.settings.io.max_sequence
+    ids = np.full((1, bound + 1), 1000, np.int64)
+    with pytest.raises(InputPastBound, match=f"query of {bound + 1} tokens is past this bundle's export bound of "
+                                             f"{bound}; truncate to query_length first") as refused:
+        runtime.engine.encode(ids, np.ones_like(ids), is_query=True)
+    assert refused.value.kind == "input_past_bound"
 
 
 def test_runtime_imports_no_torch(exports):
