@@ -7,20 +7,22 @@ import subprocess
 import sys
 from pathlib import Path
 
-from spec.port_tables import JAVASCRIPT, KOTLIN, SOURCE, SWIFT, render
+from spec.port_tables import COMMAND, GENERATED, JAVASCRIPT, KOTLIN, SOURCE, SWIFT, render
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMAND = [sys.executable, "-m", "spec.port_tables", "--check"]
+CHECK = [sys.executable, "-m", "spec.port_tables", "--check"]
 
 
 def check(root: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([*COMMAND, "--root", str(root)], cwd=ROOT, capture_output=True, text=True)
+    return subprocess.run([*CHECK, "--root", str(root)], cwd=ROOT, capture_output=True, text=True)
 
 
 def test_the_committed_tables_are_what_the_generator_writes():
     result = check(ROOT)
     assert result.returncode == 0, result.stderr
-    assert sorted(render(SOURCE.read_bytes())) == sorted([SWIFT, KOTLIN, JAVASCRIPT])
+    rendered = render(SOURCE.read_bytes())
+    assert sorted(rendered) == sorted([SWIFT, KOTLIN, JAVASCRIPT])
+    assert all(GENERATED.encode() in data[:200] for data in rendered.values())  # each file names its generator
 
 
 def test_check_fails_naming_an_altered_table_file_and_only_it(tmp_path):
@@ -32,7 +34,7 @@ def test_check_fails_naming_an_altered_table_file_and_only_it(tmp_path):
     altered.write_bytes(altered.read_bytes().replace(b"[0,8]", b"[0,9]", 1))
     result = check(tmp_path)
     assert result.returncode == 1
-    assert result.stderr.splitlines() == [f"stale: {KOTLIN} (run python -m spec.port_tables)"]
+    assert result.stderr.splitlines() == [f"stale: {KOTLIN} (run {COMMAND})"]
 
 
 def test_the_generator_writes_a_missing_table_file(tmp_path):
