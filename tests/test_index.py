@@ -16,7 +16,7 @@ from tests.conftest import SYNTHETIC_ONNX, synthetic_name
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFORMANCE = ROOT / "spec" / "conformance"
-SAMPLE_CORPUS = ROOT / "ios-demo" / "App" / "ColBERTSearch.swiftpm" / "Sources" / "Resources" / "SampleCorpus.json"
+SAMPLE_CORPUS = ROOT / "samples" / "sample-corpus.json"  # the one source (spec/sample_corpus.py copies it to iOS)
 SYNTHETIC, MODEL_17M = SYNTHETIC_ONNX, synthetic_name()
 
 

@@ -9,7 +9,7 @@ import { extname, join, normalize, relative, resolve, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const ROOT = fileURLToPath(new URL(".", import.meta.url));
-const SAMPLE_CORPUS = join(ROOT, "..", "ios-demo", "App", "ColBERTSearch.swiftpm", "Sources", "Resources", "SampleCorpus.json");
+const SAMPLE_CORPUS = join(ROOT, "..", "samples", "sample-corpus.json");
 const PAGE = new Set(["index.html", "style.css", "app.js", "worker.js", "sw.js"]);
 const MODULES = ["node_modules/onnxruntime-web/dist/", "node_modules/@huggingface/tokenizers/dist/"];
 const TYPES = { ".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",

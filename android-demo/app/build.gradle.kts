@@ -20,7 +20,7 @@ android {
 
     sourceSets["main"].assets.srcDirs(
         "src/main/assets", // put an exported bundle in src/main/assets/bundle/ (README)
-        "../../ios-demo/App/ColBERTSearch.swiftpm/Sources/Resources", // SampleCorpus.json: the one copy every demo uses
+        "../../samples", // sample-corpus.json, the one sample corpus every port reads (samples/ holds data only)
     )
 
     androidResources {

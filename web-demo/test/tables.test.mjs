@@ -3,7 +3,7 @@ import { test } from "node:test";
 import * as tables from "../src/unicode-tables.js";
 import { vectors } from "./helpers.mjs";
 
-test("the generated Unicode tables are the conformance vectors' (run tools/make-tables.mjs when they change)", () => {
+test("the generated Unicode tables are the conformance vectors' (run python -m spec.port_tables when they change)", () => {
   const { cases } = vectors("charclasses.jsonl");
   const ranges = (name) => cases.find((c) => c.class === name).ranges;
   assert.deepEqual([...tables.PYTHON_LOWER], cases.find((c) => c.mapping === "python_lower").pairs);

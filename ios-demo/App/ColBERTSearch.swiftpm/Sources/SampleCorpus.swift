@@ -1,6 +1,7 @@
 import Foundation
 
-/// The short documents the app indexes (Resources/SampleCorpus.json, 217 texts on many topics).
+/// The short documents the app indexes (Resources/SampleCorpus.json, 217 texts on many topics): a copy of the
+/// repository's samples/sample-corpus.json that `python -m spec.sample_corpus` writes; edit that file, not this one.
 enum SampleCorpus {
     static func load() -> [String] {
         guard let url = AppResources.folder?.appendingPathComponent("SampleCorpus.json"),

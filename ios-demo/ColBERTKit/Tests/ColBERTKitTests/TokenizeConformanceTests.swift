@@ -47,7 +47,7 @@ final class TokenizeConformanceTests: XCTestCase {
     }
 }
 
-/// spec/conformance/charclasses.jsonl: the generated tables (tools/generate_unicode_tables.py) are the file's.
+/// spec/conformance/charclasses.jsonl: the generated tables (`python -m spec.port_tables`) are the file's.
 final class CharClassConformanceTests: XCTestCase {
     func testEveryClassAndMappingIsTheFiles() throws {
         let file = try VectorFile(try Env.conformance("charclasses.jsonl"))

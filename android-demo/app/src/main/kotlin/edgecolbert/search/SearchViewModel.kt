@@ -39,7 +39,7 @@ class SearchViewModel(application: Application) : AndroidViewModel(application) 
     val importError: StateFlow<String?> = _importError.asStateFlow()
 
     private val corpus: List<String> by lazy {
-        val text = context.assets.open("SampleCorpus.json").use { it.readBytes().toString(Charsets.UTF_8) }
+        val text = context.assets.open("sample-corpus.json").use { it.readBytes().toString(Charsets.UTF_8) }
         (Json.parseToJsonElement(text) as JsonArray).map { (it as JsonPrimitive).content }
     }
 

@@ -5,7 +5,7 @@ import kotlinx.serialization.json.JsonPrimitive
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Test
 
-/** The library's tables are spec/conformance/charclasses.jsonl's (tools/make_tables.py writes them). */
+/** The library's tables are spec/conformance/charclasses.jsonl's (`python -m spec.port_tables` writes them). */
 class UnicodeTablesTest {
     @Test
     fun `every class and mapping equals the conformance file's`() {
@@ -16,7 +16,7 @@ class UnicodeTablesTest {
         for (c in classes) {
             val name = (c.getValue("class") as JsonPrimitive).content
             val want = (c.getValue("ranges") as JsonArray).map { r -> r.ints().let { it[0].toInt() to it[1].toInt() } }
-            assertEquals(want, UnicodeTables.classByName(name).ranges, "$name: run python android-demo/colbert/tools/make_tables.py")
+            assertEquals(want, UnicodeTables.classByName(name).ranges, "$name: run python -m spec.port_tables")
         }
         for (m in mappings) {
             val name = (m.getValue("mapping") as JsonPrimitive).content
@@ -24,7 +24,7 @@ class UnicodeTablesTest {
                 val pair = p as JsonArray
                 (pair[0] as JsonPrimitive).content.toInt() to (pair[1] as JsonPrimitive).content
             }
-            assertEquals(want, UnicodeTables.mappingByName(name), name)
+            assertEquals(want, UnicodeTables.mappingByName(name), "$name: run python -m spec.port_tables")
         }
     }
 
