@@ -13,9 +13,9 @@ import numpy as np
 from runtimes.colbert import ColbertTokenizer, maxsim
 from runtimes.manifest import MANIFEST, hash_files
 
-from .checkpoint import Checkpoint
-from . import parity_texts
-from .parity import TOP_K, Encoded, ParityReport
+from .model.checkpoint import Checkpoint
+from .gate import parity_texts
+from .gate.parity import TOP_K, Encoded, ParityReport
 from .targets import Artifact
 
 FORMAT_VERSION = 1

@@ -9,8 +9,8 @@ from pathlib import Path
 from runtimes.manifest import BundleError
 from runtimes.targets import TARGETS
 
-from .checkpoint import HUB_IDS, CheckpointError
-from .parity import MARGIN
+from .model.checkpoint import HUB_IDS, CheckpointError
+from .gate.parity import MARGIN
 from .precision import PRECISIONS, TABLE
 from runtimes.table import format_table
 
@@ -138,7 +138,7 @@ def _room_used(report) -> str:
 
 def run_export(args: argparse.Namespace, log: Progress) -> int:
     from .pipeline import Exporter, Result
-    from .source import resolve
+    from .model.source import resolve
 
     unknown = sorted(set(args.precision) - set(PRECISIONS))
     if unknown:
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: {e}", file=sys.stderr)
                 return EXIT_BAD_INPUT
         if args.command == "bench":
-            from .bench import BenchError, run_bench
+            from .tools.bench import BenchError, run_bench
             from .cache import cache_dir
 
             against = [a for a in args.against.split(",") if a]

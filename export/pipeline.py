@@ -12,15 +12,17 @@ import runtimes
 from runtimes.colbert import ColbertTokenizer
 from runtimes.manifest import first_line
 
-from . import artifact_cache, bundle, fp16, parity, parity_texts, targets
-from .checkpoint import Checkpoint
-from .encoder import load_encoder
-from .parity import Encoded, ParityReport
+from . import artifact_cache, bundle, targets
+from .precision import fp16
+from .gate import parity, parity_texts
+from .model.checkpoint import Checkpoint
+from .model.encoder import load_encoder
+from .gate.parity import Encoded, ParityReport
 from .precision import LAYER, Precision, named
-from .reference import Reference
-from .gptq import quantize_linears
-from .sensitivity import rank_blocks, rank_layers, simulate
-from .int8 import QuantizedWeight
+from .model.reference import Reference
+from .precision.gptq import quantize_linears
+from .precision.sensitivity import rank_blocks, rank_layers, simulate
+from .precision.int8 import QuantizedWeight
 from .targets import Artifact, ExportContext, ExportTarget
 
 Log = Callable[[str], None]
@@ -98,7 +100,7 @@ class Exporter:
         return self._int8
 
     def sensitive_layers(self) -> list[str]:
-        """int8 Linear layers, most sensitive first (export/sensitivity.py), measured once per checkpoint."""
+        """int8 Linear layers, most sensitive first (export/precision/sensitivity.py), measured once per checkpoint."""
         if self._sensitive is None:
             weights = self.int8_weights()
             started = time.perf_counter()
@@ -110,7 +112,7 @@ class Exporter:
         return self._sensitive
 
     def sensitive_blocks(self, form: str) -> list[str]:
-        """fp16 blocks in `form` (export/fp16.py), most sensitive first, measured once per checkpoint and form."""
+        """fp16 blocks in `form` (export/precision/fp16.py), most sensitive first, measured once per checkpoint and form."""
         if form not in self._sensitive_blocks:
             started = time.perf_counter()
             self.log(f"measuring how much each fp16 block costs in the {form!r} form, one at a time")
@@ -194,7 +196,7 @@ class Exporter:
     def _fallback(self, target: ExportTarget, tag: str, precision: Precision, best: Attempt) -> tuple[Attempt, str]:
         """Retries while the best bundle measured misses the margin: its most sensitive blocks in fp32 (int8:
         Linear layers in float), as many as the PyTorch form predicts, then more, up to MAX_KEPT; then, for fp16,
-        whole groups of blocks (export.fp16.groups). Each retry is measured on the target itself and kept only if
+        whole groups of blocks (export.precision.fp16.groups). Each retry is measured on the target itself and kept only if
         better than the best so far. An fp16 ranked retry measured worse shows that the PyTorch ranking mispredicts
         the target's own numerics (Core ML's fp16 compute: docs/targets.md), so the groups come next.
         Returns the best, and why the fallback could not help if it could not."""

@@ -3,7 +3,7 @@
 Always: the sha256 of every file, a passing parity.json for the bundle's own tier, and golden.json's one
 rule (runtimes.golden): the golden texts' ids exact, their vectors and MaxSim scores within the file's
 tolerance. With --full, the whole parity gate again, against the PyTorch reference of the checkpoint
-named in the manifest; with --held-out, the same tier on texts the gate never sees (export/heldout_texts.py),
+named in the manifest; with --held-out, the same tier on texts the gate never sees (export/gate/heldout_texts.py),
 to show that what the gate passed holds on other texts.
 """
 from __future__ import annotations
@@ -14,9 +14,9 @@ import runtimes
 from runtimes.golden import self_test
 from runtimes.manifest import BundleError, read_json_file, read_manifest
 
-from .checkpoint import HUB_IDS, fetch_from_hub, read_checkpoint
-from .parity import ParityReport, gate_texts, held_out_texts, reference_outputs, run_gate
-from .source import resolve
+from .model.checkpoint import HUB_IDS, fetch_from_hub, read_checkpoint
+from .gate.parity import ParityReport, gate_texts, held_out_texts, reference_outputs, run_gate
+from .model.source import resolve
 from runtimes.table import format_table
 
 
@@ -55,7 +55,7 @@ def verify_bundle(bundle: Path, full: bool, log, held_out: bool = False) -> tupl
         problems.append(f"parity.json does not record a passing {precision} gate")
     problems += check_golden(runtime)
     if full or held_out:
-        from .reference import Reference  # torch: only for --full
+        from .model.reference import Reference  # torch: only for --full
 
         checkpoint = _checkpoint_for(bundle, manifest)
         reference = Reference(checkpoint)

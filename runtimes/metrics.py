@@ -1,6 +1,6 @@
 """The parity metrics of spec/bundle.md's golden rule (steps 2 to 5), measured one way by all who measure them:
-the golden rule (runtimes/golden.py), the parity gate (export/parity.py) and the benchmark's fidelity columns
-(export/bench.py). spec/oracle.py computes the same from the spec's text alone, on purpose apart from this.
+the golden rule (runtimes/golden.py), the parity gate (export/gate/parity.py) and the benchmark's fidelity columns
+(export/tools/bench.py). spec/oracle.py computes the same from the spec's text alone, on purpose apart from this.
 """
 from __future__ import annotations
 

@@ -64,7 +64,7 @@ QUERIES, EDGE_QUERIES, DOCUMENTS, EDGE_DOCUMENTS, TEXT_EDGES = (
 
 
 def long_documents() -> list[str]:
-    """As export/parity_texts.long_documents composes them: past the 128-token window (the first six documents,
+    """As export/gate/parity_texts.long_documents composes them: past the 128-token window (the first six documents,
     and ten more), and past any document_length up to 2048 (all of them three times)."""
     return [" ".join(DOCUMENTS[:6]), " ".join(DOCUMENTS[20:30]), " ".join(DOCUMENTS * 3)]
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from export.checkpoint import SYNTHETIC_MARKER
-from export.synthetic import write_synthetic
+from export.model.checkpoint import SYNTHETIC_MARKER
+from export.model.synthetic import write_synthetic
 from tests.pylate_env import PyLate
 
 MINILM_DIM = 128

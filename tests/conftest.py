@@ -22,7 +22,7 @@ import pytest
 
 from export import artifact_cache
 from export.precision import PRECISIONS
-from export.synthetic import write_synthetic
+from export.model.synthetic import write_synthetic
 from runtimes.targets import TARGETS
 from tests.checkpoints import build_minilm_colbert, build_pylate_modernbert, with_activation_outliers, \
     with_tiny_values
@@ -109,7 +109,7 @@ CHECKPOINT_RUNS = {
     "trained_run": CheckpointRun("minilm-colbert", PRECISIONS),
     "mxbai_run": CheckpointRun("mxbai-17m-pylate", ("fp32",)),
     "variant_run": CheckpointRun("modernbert-variant-pylate", ("fp32",)),
-    # the fp16 fallbacks in each fp16 form (export/fp16.py), and the int8 one
+    # the fp16 fallbacks in each fp16 form (export/precision/fp16.py), and the int8 one
     "tiny_values_executorch_run": CheckpointRun("tiny-values", ("fp16",), "executorch"),
     "tiny_values_coreml_run": CheckpointRun("tiny-values", ("fp16",), "coreml"),
     "outliers_run": CheckpointRun("outliers", ("int8",), "onnx"),

@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 
 import runtimes
-from export import parity_texts
+from export.gate import parity_texts
 from runtimes.colbert import maxsim, top_k
 from tests.port_texts import SPECIAL_TEXTS, random_texts
 from tests.test_index import SAMPLE_CORPUS

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import runtimes
-from export import parity_texts
-from export.parity import Encoded, compare
+from export.gate import parity_texts
+from export.gate.parity import Encoded, compare
 from export.precision import TABLE
 from tests import port_cli, registries
 from tests.test_index import SAMPLE_CORPUS

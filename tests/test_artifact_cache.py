@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from export import artifact_cache
-from export.checkpoint import read_checkpoint
+from export.model.checkpoint import read_checkpoint
 from export.cli import main
 from export.pipeline import Exporter
 from export.precision import TABLE
-from export.source import resolve
+from export.model.source import resolve
 from export.targets import target
 from runtimes.manifest import sha256
 from tests.conftest import FIXTURE_TOKENIZER, read_json, synthetic_args, synthetic_name

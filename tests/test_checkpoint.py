@@ -13,9 +13,9 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from export.checkpoint import CheckpointError, read_checkpoint
-from export.source import resolve
-from export.encoder import load_encoder, parameter_count
+from export.model.checkpoint import CheckpointError, read_checkpoint
+from export.model.source import resolve
+from export.model.encoder import load_encoder, parameter_count
 from runtimes.manifest import sha256
 from tests.conftest import FIXTURE_TOKENIZER
 
@@ -57,7 +57,7 @@ def test_synthetic_checkpoint_has_the_exact_architecture(size, params, head, dim
 def _resolve_with_cache(cache: Path, *args: str) -> tuple[Path, dict]:
     """resolve("17m", synthetic=True, ...) with another cache, in a process of its own: the session's export
     runs read this process's cache setting from other threads meanwhile."""
-    script = ("import json, sys; from export.source import resolve; c = resolve('17m', synthetic=True, "
+    script = ("import json, sys; from export.model.source import resolve; c = resolve('17m', synthetic=True, "
               "tokenizer=sys.argv[1] or None); print(json.dumps([str(c.path), c.settings.query_prefix_id, "
               "c.settings.document_prefix_id, c.settings.mask_token_id]))")
     done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=600,

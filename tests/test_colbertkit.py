@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import runtimes
-from export import parity_texts
+from export.gate import parity_texts
 from runtimes.colbert import maxsim
 from runtimes.coreml import coreml_available
 from tests import port_cli

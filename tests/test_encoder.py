@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from export.checkpoint import read_checkpoint
-from export.source import resolve
-from export.encoder import Attention, attend, key_bias, l2_normalize, load_encoder
-from export.reference import Reference
+from export.model.checkpoint import read_checkpoint
+from export.model.source import resolve
+from export.model.encoder import Attention, attend, key_bias, l2_normalize, load_encoder
+from export.model.reference import Reference
 from tests.conftest import FIXTURE_TOKENIZER
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import pytest
 
-from export import fp16, pipeline
-from export.checkpoint import read_checkpoint
+from export.precision import fp16
+from export import pipeline
+from export.model.checkpoint import read_checkpoint
 from export.cli import summary
-from export.parity import ParityReport
+from export.gate.parity import ParityReport
 from export.pipeline import Attempt, Exporter
 from export.precision import TABLE
-from export.synthetic import write_synthetic
+from export.model.synthetic import write_synthetic
 from tests.conftest import FIXTURE_TOKENIZER, read_json
 
 BOUND = TABLE["fp16"].tier["maxsim_rel_err_max"][1]
@@ -31,7 +32,7 @@ class ScriptedTarget:
 
 class ScriptedExporter(Exporter):
     """The real fallback, over scripted measurements: `rooms` maps the number of blocks kept to the MaxSim room
-    used that the target "measures" (`groups` for each of export.fp16's groups, in order); the PyTorch ranking is
+    used that the target "measures" (`groups` for each of export.precision.fp16's groups, in order); the PyTorch ranking is
     BLOCKS in order and predicts the first retry."""
 
     def __init__(self, checkpoint, out_root, rooms: dict[int, float], predicted: int, groups: tuple[float, ...]):

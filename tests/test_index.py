@@ -10,7 +10,7 @@ import pytest
 
 import runtimes
 from export.cli import main
-from export import parity_texts
+from export.gate import parity_texts
 from runtimes.index import Index, IndexFileError
 from tests.conftest import SYNTHETIC_ONNX, synthetic_name
 

@@ -7,12 +7,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from export import int8
-from export.gptq import gptq
+from export.precision import int8
+from export.precision.gptq import gptq
 
 
 class Tiny(nn.Module):
-    """The names export.int8 looks for: a token table and Linears."""
+    """The names export.precision.int8 looks for: a token table and Linears."""
 
     def __init__(self):
         super().__init__()

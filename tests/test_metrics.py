@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from export.bench import fidelity
-from export.parity import Encoded, compare
+from export.tools.bench import fidelity
+from export.gate.parity import Encoded, compare
 from runtimes import metrics
 from runtimes.golden import Golden, judge, measure
 from spec import oracle

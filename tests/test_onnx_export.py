@@ -14,8 +14,9 @@ import onnx
 import pytest
 
 import runtimes
-from export import parity, pipeline
-from export import parity_texts
+from export.gate import parity
+from export import pipeline
+from export.gate import parity_texts
 from export.cli import main
 from export.precision import TABLE
 from runtimes.manifest import sha256

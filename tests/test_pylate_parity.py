@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 
 import runtimes
-from export import parity_texts
-from export.checkpoint import read_checkpoint
-from export.parity import Encoded, compare
+from export.gate import parity_texts
+from export.model.checkpoint import read_checkpoint
+from export.gate.parity import Encoded, compare
 from export.precision import TABLE
 from runtimes.colbert import ColbertTokenizer
 from runtimes.metrics import missed_bounds

@@ -114,6 +114,6 @@ def test_per_target_cases_in_the_exporter_and_runtimes_name_registered_targets()
                    for s in sides):
                 cases += [(path.relative_to(ROOT).as_posix(), node.lineno, s.value) for s in sides
                           if isinstance(s, ast.Constant) and isinstance(s.value, str)]
-    assert any(file == "export/bench.py" for file, _, _ in cases), "found none of the benchmark's per-target cases"
+    assert any(file == "export/tools/bench.py" for file, _, _ in cases), "found none of the benchmark's per-target cases"
     unknown = [case for case in cases if case[2] not in TARGETS]
     assert unknown == [], f"per-target cases naming no registered target (file, line, name): {unknown}"

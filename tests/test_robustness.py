@@ -1,4 +1,4 @@
-"""Tiers that hold on weights and texts the tests never tuned to (tests/robustness.py runs every case).
+"""Tiers that hold on weights and texts the tests never tuned to (experiments/robustness.py runs every case).
 
 Here: ExecuTorch fp16 on a PyLate-default head (the seed nearest its bound); ONNX
 fp16 on a checkpoint with no query prefix and query expansion; every fp16 and int8 bundle of the
@@ -11,17 +11,17 @@ import shutil
 
 import pytest
 
-from export import parity
-from export.checkpoint import read_checkpoint
+from export.gate import parity
+from export.model.checkpoint import read_checkpoint
 from export.pipeline import Exporter
 from export.precision import TABLE
 from export.targets import target as export_target
 from export.verify import verify_bundle
 from tests.conftest import TARGET_NAMES, read_json
-from tests.robustness import CASES, build_checkpoint, measure
+from experiments.robustness import CASES, build_checkpoint, measure
 
 # In CI: the seed whose fp16 came nearest its bound (93% of its room before the score floor, which took the
-# fallback; 46% with it); `python -m tests.robustness` runs all
+# fallback; 46% with it); `python -m experiments.robustness` runs all
 # five seeds and the scaled head on every target.
 SEEDS = ["seed4"]
 pytestmark = pytest.mark.export  # every case exports: not the fast tier
@@ -58,7 +58,7 @@ def test_executorch_fp16_holds_on_pylate_default_heads(pylate, robustness_root, 
 
 def test_no_query_prefix_with_expansion_holds_fp16_on_held_out_texts(pylate, robustness_root, capsys):
     """Its near-zero MaxSim pairs are taken against the score floor. (Its int8 reaches the tier only by a scrape
-    even with six layers in float, so the gate refuses it: `python -m tests.robustness` shows that, since ranking
+    even with six layers in float, so the gate refuses it: `python -m experiments.robustness` shows that, since ranking
     its 37 layers costs minutes; test_onnx_export.py tests the refusal itself.)"""
     rows = measure(_checkpoint(pylate, robustness_root, "no-query-prefix"), ["onnx"], ["fp16"],
                    robustness_root / "out", lambda message: None)

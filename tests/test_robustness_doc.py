@@ -1,10 +1,10 @@
-"""docs/robustness.md is what tests/robustness_doc.py renders from docs/robustness.json, byte for byte, so the doc
+"""docs/robustness.md is what experiments/robustness_doc.py renders from docs/robustness.json, byte for byte, so the doc
 cannot drift from its data; and a new run's records replace the old ones of the same bundle and tier."""
 from __future__ import annotations
 
 import json
 
-from tests.robustness_doc import DATA, DOC, COMMAND, merge, render
+from experiments.robustness_doc import DATA, DOC, COMMAND, merge, render
 
 
 def test_the_committed_doc_is_rendered_from_the_committed_data():
@@ -16,7 +16,7 @@ def test_the_committed_doc_is_rendered_from_the_committed_data():
 def test_a_new_record_replaces_the_one_of_its_bundle_and_tier_only():
     records = json.loads(DATA.read_text())
     old = records[0]
-    new = dict(old, gate_room={"maxsim_rel_err_p99": 0.5}, source="python -m tests.robustness")
+    new = dict(old, gate_room={"maxsim_rel_err_p99": 0.5}, source="python -m experiments.robustness")
     other_tier = dict(old, tier={"maxsim_rel_err_max": ["<=", 5e-3]})
     merged = merge(records, [new, other_tier])
     assert len(merged) == len(records) + 1

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import runtimes
-from export.checkpoint import read_checkpoint
-from export.source import resolve
+from export.model.checkpoint import read_checkpoint
+from export.model.source import resolve
 from runtimes.colbert import ColbertTokenizer, maxsim, top_k
 from runtimes.iospec import Bucket, InputPastBound, IoSpec
 from tests.conftest import FIXTURE_TOKENIZER, SYNTHETIC_ONNX, synthetic_name

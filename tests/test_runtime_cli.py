@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import runtimes
-from export import parity_texts
+from export.gate import parity_texts
 from spec import oracle
 from tests import port_cli
 from tests.conftest import TARGET_NAMES, read_json, rehash

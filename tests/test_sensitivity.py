@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from export import sensitivity
-from export.checkpoint import read_checkpoint
-from export.encoder import load_encoder
-from export.gptq import quantize_linears
+from export.precision import sensitivity
+from export.model.checkpoint import read_checkpoint
+from export.model.encoder import load_encoder
+from export.precision.gptq import quantize_linears
 from export.precision import TABLE
-from export.synthetic import write_synthetic
+from export.model.synthetic import write_synthetic
 from runtimes.colbert import ColbertTokenizer
 from tests.conftest import FIXTURE_TOKENIZER
 

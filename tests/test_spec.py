@@ -11,12 +11,15 @@ import numpy as np
 import pytest
 
 import runtimes
-from export.checkpoint import read_checkpoint
+from export.gate import parity_texts
+from export.model.checkpoint import PYLATE_DEFAULTS, read_checkpoint
+from export.model.checkpoint import python_whitespace as exporter_whitespace
 from export.cli import main
 from runtimes.colbert import ColbertSettings, ColbertTokenizer, maxsim, top_k
 from runtimes.golden import Golden, judge, measure
 from runtimes.iospec import IoSpec
 from runtimes.manifest import ERROR_KINDS, BundleError, sha256
+from spec import generate as spec_generate
 from spec.generate import generate
 from tests.bundle_mutations import apply, artifact_paths
 from tests.conftest import FIXTURE_TOKENIZER, SYNTHETIC_ONNX, TARGET_NAMES, read_json, rehash, synthetic_name
@@ -50,6 +53,14 @@ def tokenizer_file(tokenizers: dict[str, Path], header: dict) -> Path:
 def settings_of(header: dict) -> ColbertSettings:
     settings = dict(header["settings"])
     return ColbertSettings(**{**settings, "io": IoSpec.from_dict(settings["io"])})
+
+
+def test_what_the_generator_restates_equals_the_exporters():
+    """spec/generate.py imports nothing of the exporter, so it restates the gate's long documents, PyLate's default
+    skiplist and Python's whitespace; this holds the copies equal, so the vectors test what bundles carry."""
+    assert spec_generate.long_documents() == parity_texts.long_documents()
+    assert spec_generate.SKIPLIST_WORDS == PYLATE_DEFAULTS["skiplist_words"]
+    assert spec_generate.python_whitespace() == exporter_whitespace()
 
 
 def test_conformance_vectors_regenerate_byte_for_byte(tmp_path, tokenizers):

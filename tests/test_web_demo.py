@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import runtimes
-from export import parity_texts
+from export.gate import parity_texts
 from export.precision import TABLE
 from tests.conftest import flip_byte
 from tests import port_cli, registries

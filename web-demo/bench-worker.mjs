@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // node bench-worker.mjs SPEC_JSON: one `python -m export bench` row measured in headless Chromium (the page,
 // served by serve.mjs, on onnxruntime-web's wasm build). Prints the measurements as one JSON line, with the
-// keys export/bench_worker.py prints; what a page cannot measure (its process memory) is null.
+// keys export/tools/bench_worker.py prints; what a page cannot measure (its process memory) is null.
 import { readFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -1,7 +1,7 @@
 """The shape every export target has: one `ExportTarget` subclass per module, found through `MODULES`.
 
 The shared chain (`ExportTarget.export`) picks the model for a precision (the fp32 encoder, or its int8
-form from export.int8, lowered the target's way), asks the target to convert it, and describes the
+form from export.precision.int8, lowered the target's way), asks the target to convert it, and describes the
 artifact. A target says only what is its own: how it converts, how it lowers int8 modules, and its
 io spec.
 """
@@ -22,8 +22,8 @@ from torch import nn
 from runtimes.colbert import ColbertSettings
 from runtimes.iospec import Bucket, IoSpec
 
-from .. import int8
-from ..int8 import QuantizedWeight
+from ..precision import int8
+from ..precision.int8 import QuantizedWeight
 from ..precision import Precision
 
 EXAMPLE_LENGTH = 160  # past the 128-token window, so tracing sees the sliding-window branch
@@ -51,7 +51,7 @@ class ExportContext:
     kept: tuple[str, ...] = ()  # what the precision's fallback keeps in higher precision (export.precision)
 
     def int8_encoder(self) -> nn.Module:
-        """A copy of the encoder in the one int8 format (export.int8), but for the Linear layers `kept` in float."""
+        """A copy of the encoder in the one int8 format (export.precision.int8), but for the Linear layers `kept` in float."""
         weights = {k: w for k, w in self.int8_weights().items() if k not in self.kept}
         return int8.quantize_encoder(self.encoder, weights)
 
@@ -73,7 +73,7 @@ class ExportTarget:
     artifact: str  # the file (or directory) in the bundle
     tool_packages: tuple[str, ...]  # distributions whose versions go into the manifest
     recipes: dict[str, str]  # precision -> how it is reached, for the manifest and the help text
-    fp16_form: str = "compute"  # export.fp16.FORMS: what fp16 rounds, which the fallback measures blocks in
+    fp16_form: str = "compute"  # export.precision.fp16.FORMS: what fp16 rounds, which the fallback measures blocks in
 
     def lower_int8(self, model: nn.Module) -> nn.Module:
         """The int8 encoder in the form this target's converter takes; plain dequantizing ops by default."""

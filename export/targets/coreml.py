@@ -18,7 +18,7 @@ from torch import nn
 
 from runtimes.iospec import INPUTS, OUTPUT, Bucket, IoSpec
 
-from .. import fp16, int8
+from ..precision import fp16, int8
 from ..precision import Precision
 from . import EXAMPLE_LENGTH, ExportContext, ExportTarget, Int32Inputs, example_inputs, length_buckets, quiet, \
     sequence_shapes
@@ -74,7 +74,7 @@ def _convert(model: nn.Module, max_sequence: int, precision: Precision, kept: tu
              fp32_ops: Callable | None = None, fp32_output: bool = True):
     """The flexible-sequence ML Program, and the name of each parameter's const in it (the placeholder
     torch.export gave it, which coremltools keeps). The blocks the fp16 fallback `kept` stay fp32, and so do the
-    MIL ops `fp32_ops` selects on top of `_in_fp16`'s (export/coreml_fp16_sources.py tries op policies). The
+    MIL ops `fp32_ops` selects on top of `_in_fp16`'s (export/tools/coreml_fp16_sources.py tries op policies). The
     output is declared fp32 (`fp32_output`): coremltools otherwise casts an fp16 program's output to fp16, which
     rounds the fp32 head's unit vectors for nothing (12% of the fp16 tier's MaxSim room on trained weights)."""
     import coremltools as ct

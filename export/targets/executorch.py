@@ -16,8 +16,8 @@ from torch import nn
 
 from runtimes.iospec import IoSpec
 
-from .. import fp16, int8
-from ..encoder import Attention, attend
+from ..precision import fp16, int8
+from ..model.encoder import Attention, attend
 from ..precision import Precision
 from . import EXAMPLE_LENGTH, MIN_SEQUENCE, ExportContext, ExportTarget, example_inputs, quiet, \
     sequence_shapes

@@ -15,7 +15,7 @@ from torch import nn
 
 from runtimes.iospec import INPUTS, OUTPUT, IoSpec
 
-from .. import fp16, int8
+from ..precision import fp16, int8
 from ..precision import Precision
 from . import EXAMPLE_LENGTH, MIN_SEQUENCE, ExportContext, ExportTarget, example_inputs, quiet
 

@@ -19,7 +19,7 @@ from torch import nn
 
 from runtimes.iospec import OUTPUT, Bucket, IoSpec
 
-from .. import fp16, int8
+from ..precision import fp16, int8
 from ..precision import Precision
 from . import ExportContext, ExportTarget, Int32Inputs, example_inputs, length_buckets, quiet
 

@@ -1,5 +1,5 @@
-"""The corpora as data: gate.json (export/parity_texts.py), held_out.json (export/heldout_texts.py) and
-calibration.json (export/calibration_texts.py), each a JSON object of lists of texts under the modules' names, with
+"""The corpora as data: gate.json (export/gate/parity_texts.py), held_out.json (export/gate/heldout_texts.py) and
+calibration.json (export/precision/calibration_texts.py), each a JSON object of lists of texts under the modules' names, with
 `about` notes. Characters an editor would hide or confuse are \\u escapes in the files: edit them as such.
 """
 from __future__ import annotations

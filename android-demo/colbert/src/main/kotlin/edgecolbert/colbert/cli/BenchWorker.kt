@@ -16,7 +16,7 @@ import java.nio.file.Paths
 
 /**
  * One `python -m export bench --against kotlin` row: the spec's texts through this library, with the keys and
- * the method of export/bench_worker.py (query latency at batch 1, documents one at a time and in length-sorted
+ * the method of export/tools/bench_worker.py (query latency at batch 1, documents one at a time and in length-sorted
  * batches, index search over the encoded corpus repeated). What the JVM cannot measure as Python does (the
  * model's resident memory) is null.
  */

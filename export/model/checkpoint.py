@@ -13,7 +13,7 @@ from runtimes.colbert import ColbertSettings
 from runtimes.manifest import first_line
 
 HUB_IDS = {"17m": "mixedbread-ai/mxbai-edge-colbert-v0-17m", "32m": "mixedbread-ai/mxbai-edge-colbert-v0-32m"}
-SYNTHETIC_MARKER = "synthetic.json"  # written by export.synthetic; its presence marks fake weights
+SYNTHETIC_MARKER = "synthetic.json"  # written by export.model.synthetic; its presence marks fake weights
 # PyLate's defaults for settings a checkpoint does not state (pylate.models.ColBERT.__init__)
 PYLATE_DEFAULTS = {
     "query_prefix": "[Q] ",

@@ -1,7 +1,7 @@
 """`python -m export bench BUNDLE... [--against pylate,peer]`: every bundle beside PyLate and the peer exporter,
 in one run, on the same texts.
 
-Each row runs in a process of its own (export/bench_worker.py), once on one thread and once on all
+Each row runs in a process of its own (export/tools/bench_worker.py), once on one thread and once on all
 threads: query latency at batch 1, document throughput on a mixed-length corpus at batch 1 and batched
 (length-sorted), cold start (load to first vector), the memory the model adds (peak RSS while loading it and
 encoding one query, above the process before, its tokenizer excluded; Linux only), peak RSS over
@@ -26,12 +26,12 @@ from runtimes.manifest import BundleError, read_manifest
 from runtimes.metrics import agreement, p99, relative_errors, score_matrix
 
 from . import bench_corpus
-from .parity import TOP_K, Encoded
+from ..gate.parity import TOP_K, Encoded
 from runtimes.table import format_table
 
 WORKER = Path(__file__).with_name("bench_worker.py")
-BROWSER_WORKER = Path(__file__).resolve().parents[1] / "web-demo" / "bench-worker.mjs"
-KOTLIN_JAR = Path(__file__).resolve().parents[1] / "android-demo" / "colbert" / "target" / "colbert-cli.jar"
+BROWSER_WORKER = Path(__file__).resolve().parents[2] / "web-demo" / "bench-worker.mjs"
+KOTLIN_JAR = Path(__file__).resolve().parents[2] / "android-demo" / "colbert" / "target" / "colbert-cli.jar"
 AGAINST = ("pylate", "peer", "browser", "kotlin")
 PORTS = {"browser": "chromium", "kotlin": "kotlin"}  # --against rows that run a port on the same ONNX bundles
 CPU_FLAGS = {"AVX2": "avx2", "AVX-512": "avx512f", "VNNI": ("avx512_vnni", "avx_vnni"), "AMX": "amx_tile"}

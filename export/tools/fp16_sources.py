@@ -1,4 +1,4 @@
-"""Where fp16's error comes from, op by op: `python -m export.fp16_sources --model DIR`.
+"""Where fp16's error comes from, op by op: `python -m export.tools.fp16_sources --model DIR`.
 
 A diagnostic for BERT-family checkpoints (the trained weights the tests have). Each row runs the PyTorch
 encoder in fp32 with one kind of op carried out as fp16 hardware would, and measures the parity metrics
@@ -27,9 +27,9 @@ from typing import Callable
 import torch
 from torch import nn
 
-from . import parity
-from .encoder import Attention, BertEmbeddings, BertIntermediate, BertResidual
-from .precision import TABLE
+from ..gate import parity
+from ..model.encoder import Attention, BertEmbeddings, BertIntermediate, BertResidual
+from ..precision import TABLE
 from runtimes.table import format_table
 
 Rewrite = Callable[[nn.Module], None]
@@ -129,9 +129,9 @@ def subset(texts: parity.Texts, queries: int, documents: int) -> parity.Texts:
 def measure(checkpoint, queries: int = 14, documents: int = 30, log=print) -> list[tuple[str, dict]]:
     from runtimes.colbert import ColbertRuntime, ColbertTokenizer
 
-    from .encoder import load_encoder
-    from .reference import Reference
-    from .sensitivity import _Eager
+    from ..model.encoder import load_encoder
+    from ..model.reference import Reference
+    from ..precision.sensitivity import _Eager
 
     encoder = load_encoder(checkpoint)
     if not any(isinstance(m, BertEmbeddings) for m in encoder.modules()):
@@ -154,12 +154,12 @@ def measure(checkpoint, queries: int = 14, documents: int = 30, log=print) -> li
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m export.fp16_sources", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m export.tools.fp16_sources", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, required=True, help="a local PyLate checkpoint with a BERT backbone")
     parser.add_argument("--queries", type=int, default=14, help="the gate's first N queries (default 14)")
     parser.add_argument("--documents", type=int, default=30, help="the gate's first N documents (default 30)")
     args = parser.parse_args(argv)
-    from .checkpoint import CheckpointError, read_checkpoint
+    from ..model.checkpoint import CheckpointError, read_checkpoint
 
     try:
         checkpoint = read_checkpoint(args.model, source=str(args.model))

@@ -3,14 +3,14 @@ Dense heads of PyLate's own initialisation at several seeds, one scaled head, on
 query expansion, and a new user's recipe (48 dimensions, PyLate's prefixes, no expansion) at several seeds,
 exported to fp16 and int8 and measured on the gate's texts and on held-out ones.
 
-    python -m tests.robustness --out FILE.md [--targets onnx executorch] [--checkpoints seed0 ...]
+    python -m experiments.robustness --out FILE.md [--targets onnx executorch] [--checkpoints seed0 ...]
                                [--merge-into docs/robustness.json]
 
 builds what it needs (PyLate's venv under .robustness/), prints progress on stderr and a table of every
 bundle's room used (gate / held-out) and what the fallback kept, writes the table as Markdown and every
 number as JSON beside it, and exits 1 if a bundle the gate passed misses its tier on the held-out texts or
 a bundle was refused for any reason but holding its tier without margin. `--merge-into` also puts the new
-records into the results file docs/robustness.md is rendered from (`python -m tests.robustness_doc`).
+records into the results file docs/robustness.md is rendered from (`python -m experiments.robustness_doc`).
 tests/test_robustness.py runs a subset of the same cases.
 """
 from __future__ import annotations
@@ -116,8 +116,8 @@ class Row:
 
 def measure(checkpoint: Path, targets: list[str], precisions: list[str], out: Path, log, source: str = "") -> list[Row]:
     """Export each bundle through the real pipeline, then hold it to its tier on the held-out texts."""
-    from export.bench import cpu
-    from export.checkpoint import read_checkpoint
+    from export.tools.bench import cpu
+    from export.model.checkpoint import read_checkpoint
     from export.pipeline import Exporter
     from export.verify import verify_bundle
 
@@ -170,7 +170,7 @@ def markdown(rows: list[Row]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.robustness", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m experiments.robustness", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="the Markdown table to write (JSON beside it)")
     parser.add_argument("--targets", nargs="+", default=list(TARGETS), choices=list(TARGETS))
     parser.add_argument("--precisions", nargs="+", default=["fp16", "int8"], choices=["fp16", "int8"])
@@ -192,16 +192,16 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.checkpoints:
         log(f"checkpoint {name}")
         checkpoint = build_checkpoint(pylate, CASES[name], args.work / "checkpoints" / f"minilm-{name}")
-        rows += measure(checkpoint, args.targets, args.precisions, args.work / "bundles", log, "python -m tests.robustness")
+        rows += measure(checkpoint, args.targets, args.precisions, args.work / "bundles", log, "python -m experiments.robustness")
     print(format_table(table(rows), HEADER))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(markdown(rows))
     args.out.with_suffix(".json").write_text(json.dumps([asdict(r) for r in rows], indent=1))
     if args.merge_into:
-        from tests.robustness_doc import merge_into
+        from experiments.robustness_doc import merge_into
 
         merge_into(args.merge_into, [asdict(r) for r in rows])
-        log(f"merged into {args.merge_into}; `python -m tests.robustness_doc` renders docs/robustness.md from it")
+        log(f"merged into {args.merge_into}; `python -m experiments.robustness_doc` renders docs/robustness.md from it")
     log(f"{len(rows)} bundles in {time.perf_counter() - started:.0f}s; table in {args.out}")
     return 0 if all(r.ok for r in rows) else 1
 

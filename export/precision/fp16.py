@@ -4,7 +4,7 @@ A block is the token embedding's module or a module that holds Linear layers of 
 attention, its output projection, an MLP). Targets reach fp16 in one of two forms:
 - "weights": fp16 weights widened to fp32 at use, fp32 compute (ONNX, ExecuTorch, TFLite). Summing a GEMM's
   products in fp16, as onnxruntime's and XNNPACK's fp16 kernels do on ARM64 phones, puts a trained MiniLM's
-  MaxSim 2.8x past the fp16 tier (`python -m export.fp16_sources`), and a gate run on a CPU without fp16
+  MaxSim 2.8x past the fp16 tier (`python -m export.tools.fp16_sources`), and a gate run on a CPU without fp16
   arithmetic never sees it: so no target computes a GEMM in fp16 on a CPU;
 - "compute": fp16 weights and arithmetic, with LayerNorm, softmax, logits, residual adds and the head in fp32
   (Core ML's fp16 compute precision, for the Neural Engine and the GPU).

@@ -3,6 +3,6 @@ the gate must measure the quantized model on texts it was not tuned on. The text
 export/texts/calibration.json."""
 from __future__ import annotations
 
-from .texts import load
+from ..texts import load
 
 CALIBRATION_TEXTS: list[str] = load("calibration")["CALIBRATION_TEXTS"]

@@ -1,9 +1,9 @@
-"""Where Core ML fp16's error comes from, op by op: `python -m export.coreml_fp16_sources --model DIR`.
+"""Where Core ML fp16's error comes from, op by op: `python -m export.tools.coreml_fp16_sources --model DIR`.
 
 A diagnostic for the Core ML target's fp16 compute precision on trained weights. Each row converts the
 checkpoint's encoder as `export coreml --precision fp16` does (export/targets/coreml.py: `_in_fp16` says which
 MIL ops run in fp16), with one more kind of op kept in fp32 (an op-type policy) or one more kind of block
-(export/fp16.py's fallback units), with its output vectors in fp32 as the target declares them or cast to fp16
+(export/precision/fp16.py's fallback units), with its output vectors in fp32 as the target declares them or cast to fp16
 (" fp16 out"), builds a bundle around it and runs the parity gate on the gate's texts through runtimes/mil.py,
 which holds fp16 tensors between ops as Core ML does. It prints first which MIL op types the current policy's
 program runs in fp16 and in fp32, then one row per policy: the gate's metrics, the fp16 tier's room used, the
@@ -28,8 +28,8 @@ from typing import Callable
 
 import numpy as np
 
-from . import parity
-from .precision import TABLE
+from ..gate import parity
+from ..precision import TABLE
 from runtimes.table import format_table
 
 # MIL op types by kind, as coremltools lowers the export encoder (the census prints what a program holds)
@@ -48,7 +48,7 @@ SHORT_DOCUMENT = 8  # vectors: a document of little but [CLS], the prefix and [S
 class Policy:
     about: str
     ops: Callable | None = None  # MIL op -> keep it in fp32, on top of targets.coreml._in_fp16
-    blocks: Callable[[list[str]], tuple[str, ...]] = lambda blocks: ()  # export.fp16 blocks kept in fp32
+    blocks: Callable[[list[str]], tuple[str, ...]] = lambda blocks: ()  # export.precision.fp16 blocks kept in fp32
     fp32_output: bool = True  # the target's fp32 output; False: coremltools' fp16 output of an fp16 program
 
 
@@ -149,8 +149,9 @@ def measure_row(exporter, name: str, policy: Policy, log) -> dict:
     """Convert, bundle and gate one policy; the bundle is thrown away."""
     import runtimes
 
-    from . import bundle, fp16
-    from .targets import coreml
+    from .. import bundle
+    from ..precision import fp16
+    from ..targets import coreml
 
     precision = TABLE["fp16"]
     target = dataclasses.replace(coreml.TARGET, fp32_ops=policy.ops, fp32_output=policy.fp32_output)
@@ -212,7 +213,7 @@ def rows_table(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m export.coreml_fp16_sources", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m export.tools.coreml_fp16_sources", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, required=True, help="a local PyLate checkpoint")
     parser.add_argument("--rows", nargs="+", default=DEFAULT_ROWS, choices=list(POLICIES), metavar="POLICY",
                         help="the policies to measure, in order: " + "; ".join(f"{n!r} ({p.about})"
@@ -220,8 +221,8 @@ def main(argv: list[str] | None = None) -> int:
                              + f"; default: {', '.join(map(repr, DEFAULT_ROWS))}")
     parser.add_argument("--json", type=Path, help="write every row's numbers (and op census) here")
     args = parser.parse_args(argv)
-    from .checkpoint import CheckpointError, read_checkpoint
-    from .pipeline import Exporter
+    from ..model.checkpoint import CheckpointError, read_checkpoint
+    from ..pipeline import Exporter
 
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     try:

@@ -1,6 +1,6 @@
 """The one int8 format every target ships: int8 values with one fp16 scale per row and group of 32 inputs.
 
-Linear weights are GPTQ-quantized (export/gptq.py) and the token embedding round-to-nearest; both
+Linear weights are GPTQ-quantized (export/precision/gptq.py) and the token embedding round-to-nearest; both
 become torch modules that hold the int8 values and scales, swapped into a copy of the encoder by one
 loop. Their forward dequantizes with plain ops (cast, multiply), which is how ONNX and TFLite carry
 them; a target whose converter needs another form lowers each module in one place (`lower`).

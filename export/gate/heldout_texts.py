@@ -7,7 +7,7 @@ The texts are data, in export/texts/held_out.json.
 """
 from __future__ import annotations
 
-from .texts import load
+from ..texts import load
 
 _HELD_OUT = load("held_out")
 QUERIES: list[str] = _HELD_OUT["QUERIES"]

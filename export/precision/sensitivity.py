@@ -1,7 +1,7 @@
 """Which int8 Linear layers, or which fp16 blocks, cost the most fidelity: for the export's fallbacks when a
 bundle misses its tier, or holds it without margin.
 
-Each is measured one at a time: the whole encoder in int8 (or in an fp16 form, export/fp16.py) except that
+Each is measured one at a time: the whole encoder in int8 (or in an fp16 form, export/precision/fp16.py) except that
 layer or block, in PyTorch, on the parity gate's texts, against the fp32 reference. The one whose float copy
 leaves the smallest MaxSim error is the most sensitive. Weights with sharper outliers than the ones int8 was
 tuned on (say, the real mxbai weights against MiniLM's) show up here as one or two layers far ahead of the rest.
@@ -17,10 +17,11 @@ from torch import nn
 
 from runtimes.colbert import ColbertRuntime, ColbertTokenizer
 
-from . import fp16, int8, parity, parity_texts
+from . import fp16, int8
+from ..gate import parity, parity_texts
 from .int8 import QuantizedWeight
-from .parity import Encoded
-from .precision import TABLE, Precision
+from ..gate.parity import Encoded
+from . import TABLE, Precision
 
 
 BATCH = 16  # the gate's texts in length-sorted batches: the encoder masks padding exactly

@@ -20,18 +20,18 @@ class Unit:
     kept_in: str
 
 
-LAYER = Unit("layer", "float")  # a Linear layer of the int8 encoder (export/int8.py), ranked by sensitive_layers
-BLOCK = Unit("block", "fp32")  # a block of export/fp16.py in the target's fp16 form, ranked by sensitive_blocks
+LAYER = Unit("layer", "float")  # a Linear layer of the int8 encoder (export/precision/int8.py), ranked by sensitive_layers
+BLOCK = Unit("block", "fp32")  # a block of export/precision/fp16.py in the target's fp16 form, ranked by sensitive_blocks
 
 
 @dataclass(frozen=True)
 class Fallback:
     """How a bundle that misses its tier, or its margin, is retried (export/pipeline.py): with the units that
-    export/sensitivity.py ranks most sensitive kept in higher precision."""
+    export/precision/sensitivity.py ranks most sensitive kept in higher precision."""
 
     unit: Unit
     field: str  # the list of what it kept, in parity.json and the manifest's details
-    groups: bool = False  # then whole groups of blocks (export.fp16.groups), where a ranking mispredicts the target
+    groups: bool = False  # then whole groups of blocks (export.precision.fp16.groups), where a ranking mispredicts the target
 
     def count(self, n: int) -> str:
         """"3 layers in float"."""
@@ -46,10 +46,10 @@ class Fallback:
 @dataclass(frozen=True)
 class Precision:
     name: str  # --precision, the manifest's "precision", the bundle's suffix, parity.json's "tier"
-    tier: Tier  # the parity gate's bounds (export/parity.py)
+    tier: Tier  # the parity gate's bounds (export/gate/parity.py)
     reduced: bool  # rounds weights or compute below fp32: Core ML then computes in fp16, TFLite quantizes
-    uses_int8_encoder: bool  # the model is the int8 encoder (export/int8.py), lowered the target's way
-    uses_fp16_form: bool  # the target's fp16 form (export/fp16.py, ExportTarget.fp16_form) applies
+    uses_int8_encoder: bool  # the model is the int8 encoder (export/precision/int8.py), lowered the target's way
+    uses_fp16_form: bool  # the target's fp16 form (export/precision/fp16.py, ExportTarget.fp16_form) applies
     fallback: Fallback | None = None
 
     def recorded(self, kept: tuple[str, ...], form: str) -> dict:
@@ -63,7 +63,7 @@ class Precision:
 
 
 def _int8_format() -> dict:
-    # export.int8 needs torch, which this table must not import: only a conversion records details
+    # export.precision.int8 needs torch, which this table must not import: only a conversion records details
     from . import int8
 
     return {"int8_recipe": "gptq", "int8_group": int8.GROUP}

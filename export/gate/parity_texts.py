@@ -5,7 +5,7 @@ what composes them by code.
 """
 from __future__ import annotations
 
-from .texts import load
+from ..texts import load
 
 _GATE = load("gate")
 QUERIES: list[str] = _GATE["QUERIES"]

@@ -1,6 +1,6 @@
 """The PyTorch fp32 reference: transformers' own backbone + the Dense modules + L2 norm.
 
-Independent of export.encoder on purpose, so the parity gate measures the exported encoder
+Independent of export.model.encoder on purpose, so the parity gate measures the exported encoder
 against code it does not share.
 """
 from __future__ import annotations

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import random
 
-from . import parity_texts
-from .calibration_texts import CALIBRATION_TEXTS
+from ..gate import parity_texts
+from ..precision.calibration_texts import CALIBRATION_TEXTS
 
 MIN_WORDS, MAX_WORDS = 15, 460  # about 20 and 600 tokens of English prose
 

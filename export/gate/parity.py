@@ -10,10 +10,10 @@ from runtimes.colbert import ColbertRuntime, ColbertTokenizer
 from runtimes.metrics import missed_bounds, score_matrix, summary
 
 from . import heldout_texts, parity_texts
-from .precision import TABLE
+from ..precision import TABLE
 
 if TYPE_CHECKING:  # the reference needs torch; verify and bench without --full must not import it
-    from .reference import Reference
+    from ..model.reference import Reference
 
 # Worst value of each metric across batch sizes: lower is worse for these, higher for the rest.
 HIGHER_IS_BETTER = {"cosine_min", "cosine_mean", "top10_agreement"}
@@ -42,7 +42,7 @@ def gate_texts() -> Texts:
 
 
 def held_out_texts() -> Texts:
-    """Texts the gate, the fallbacks and GPTQ never see (export/heldout_texts.py)."""
+    """Texts the gate, the fallbacks and GPTQ never see (export/gate/heldout_texts.py)."""
     return Texts(heldout_texts.queries(), heldout_texts.documents())
 
 

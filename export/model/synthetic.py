@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import save_file
 
-from .cache import cache_dir
+from ..cache import cache_dir
 from .checkpoint import HUB_IDS, SYNTHETIC_MARKER, CheckpointError
 
 SEED = 20251016

@@ -1,0 +1,1 @@
+"""Experiment commands: measurements that take hours, whose results docs/ records (not tests)."""
