@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+from runtimes.index_command import add_index_options
 from runtimes.manifest import BundleError
 from runtimes.targets import TARGETS
 
@@ -83,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--corpus", type=Path, required=True,
                        help="JSON Lines (a string, or an object with a \"text\" field, per line) or a JSON array")
     index.add_argument("--out", type=Path, required=True, help="the index file to write")
-    index.add_argument("--dtype", default="float32", help="float32 (default) or float16 (half the size)")
+    add_index_options(index)
     bench = commands.add_parser(
         "bench", help="time bundles beside PyLate and the peer exporter: latency, throughput, memory, fidelity",
         description="Every bundle (and, with --against, PyLate itself and pylate-onnx-export's ONNX models) in one "
@@ -102,6 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--batch-size", type=int, default=8, help="batched throughput's batch size (default 8)")
     bench.add_argument("--index-documents", type=int, default=10_000,
                        help="time search over an index of this many documents (default 10000; 0: skip)")
+    bench.add_argument("--compressed-at", default="", metavar="N[,N...]",
+                       help="also compare the index kinds (exact and compressed: size, build, search p50, top-10 "
+                            "agreement) on the first bundle at these corpus sizes, e.g. 1000,10000")
     bench.add_argument("--json", type=Path, help="also write every measurement here")
     bench.add_argument("--plot", type=Path, help="draw latency and throughput against size into this PNG")
     return parser
@@ -173,22 +177,23 @@ def main(argv: list[str] | None = None) -> int:
             return run_verify(args.bundles, args.full, log, args.held_out)
         if args.command == "index":
             from runtimes.index import IndexFileError
-            from runtimes.index_command import CorpusError, run_index
+            from runtimes.index_command import CorpusError, options_from, run_index
 
             try:
-                return run_index(args.bundle, args.corpus, args.out, args.dtype)
+                return run_index(args.bundle, args.corpus, args.out, options_from(args))
             except (CorpusError, IndexFileError) as e:
                 print(f"error: {e}", file=sys.stderr)
                 return EXIT_BAD_INPUT
         if args.command == "bench":
-            from .tools.bench import BenchError, run_bench
+            from .tools.bench import BenchError, parse_sizes, run_bench
             from .cache import cache_dir
 
             against = [a for a in args.against.split(",") if a]
             try:
                 return run_bench(args.bundles, against, args.pylate_python, args.model, args.documents,
                                  args.batch_size, args.json, args.plot, cache_dir() / "bench",
-                                 index_documents=args.index_documents)
+                                 index_documents=args.index_documents,
+                                 compressed_at=parse_sizes(args.compressed_at))
             except BenchError as e:
                 print(f"error: {e}", file=sys.stderr)
                 return EXIT_BAD_INPUT

@@ -16,8 +16,8 @@ import numpy as np
 from .bundle import open_bundle
 from .colbert import maxsim
 from .golden import self_test
-from .index import DTYPES, Index, IndexFileError
-from .index_command import CorpusError, run_index
+from .index import IndexFileError, load_index
+from .index_command import CorpusError, add_index_options, options_from, run_index
 from .iospec import InputPastBound
 from .manifest import BundleError, first_line
 
@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("--corpus", type=Path, required=True,
                              help="JSON Lines (a string, or an object with a \"text\" field, per line) or a JSON array")
             sub.add_argument("--out", type=Path, required=True, help="the index file to write")
-            sub.add_argument("--dtype", default="float32", choices=list(DTYPES), help="stored vectors (default float32)")
+            add_index_options(sub)
     return parser
 
 
@@ -163,7 +163,7 @@ def _search(args: argparse.Namespace) -> dict:
     corpus = _corpus(args.corpus)
     runtime = load(args.bundle, threads=args.threads or 0)
     if args.index is not None and args.index.is_file():
-        index = Index.load(args.index, runtime.model_digest)
+        index = load_index(args.index, runtime.model_digest)
         if index.metadata != corpus:
             raise IndexFileError(f"{args.index} was built for another corpus; delete it to rebuild", "other_model")
     else:
@@ -198,7 +198,7 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "search":
         _emit(_search(args))
     else:
-        return run_index(args.bundle, args.corpus, args.out, args.dtype, threads=args.threads or 0)
+        return run_index(args.bundle, args.corpus, args.out, options_from(args), threads=args.threads or 0)
     return 0
 
 

@@ -50,6 +50,19 @@ class IndexFileError(Exception):
         self.kind = kind
 
 
+def save_atomically(path: Path, data: bytes) -> None:
+    """Written beside `path` and renamed into place: a crash never leaves half an index."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def _columns(rows: np.ndarray) -> np.ndarray:
     """[V, dim] float32, stored column-major: a search multiplies the query with runs of columns."""
     return np.ascontiguousarray(rows.T, dtype=np.float32).T
@@ -99,16 +112,7 @@ class Index:
         return body + hashlib.sha256(body).digest()
 
     def save(self, path: Path) -> None:
-        """Written beside `path` and renamed into place: a crash never leaves half an index."""
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(self.to_bytes())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        save_atomically(path, self.to_bytes())
 
     @classmethod
     def from_bytes(cls, data: bytes, where: str = "index") -> "Index":
@@ -121,8 +125,8 @@ class Index:
         if magic != MAGIC:
             raise corrupt("not an index file")
         if version != VERSION:
-            raise IndexFileError(f"{where} is index format {version}; this runtime reads {VERSION}: rebuild the index "
-                                 "or upgrade the runtime", "unknown_version")
+            raise IndexFileError(f"{where} is index format {version}; this runtime reads 1 (exact) and 2 (compressed): "
+                                 "rebuild the index or upgrade the runtime", "unknown_version")
         if dtype not in DTYPES.values() or flags != 0 or dim == 0:
             raise corrupt("unknown dtype, flags or dim")
         item = 4 if dtype == 0 else 2
@@ -149,15 +153,10 @@ class Index:
 
     @classmethod
     def load(cls, path: Path, model_digest: str | None = None) -> "Index":
-        """Read and check an index; with `model_digest`, refuse one built with another model."""
-        try:
-            data = Path(path).read_bytes()
-        except OSError as e:
-            raise IndexFileError(f"{path}: cannot read it ({e.strerror})", "unreadable") from None
-        index = cls.from_bytes(data, str(path))
-        if model_digest is not None and index.model_digest != model_digest:
-            raise IndexFileError(f"{path} was built with another model (digest {index.model_digest[:12]}, this "
-                                 f"bundle's is {model_digest[:12]}); rebuild it with this bundle", "other_model")
+        """Read and check an exact index (format 1); load_index reads either kind."""
+        index = load_index(path, model_digest)
+        if not isinstance(index, cls):
+            raise IndexFileError(f"{path} is a compressed index; read it with load_index", "unknown_version")
         return index
 
     def scores(self, query: np.ndarray) -> np.ndarray:
@@ -184,3 +183,25 @@ class Index:
         scores = self.scores(query)
         order = np.lexsort((np.arange(len(scores)), -scores))[: max(k, 0)]
         return [Hit(int(i), float(scores[i]), self.metadata[i]) for i in order]
+
+
+def index_from_bytes(data: bytes, where: str = "index"):
+    """An exact index (format 1) or a compressed one (format 2, runtimes.compressed_index), by the version field."""
+    if len(data) >= 12 and data[:8] == MAGIC and struct.unpack_from("<I", data, 8)[0] == 2:
+        from .compressed_index import CompressedIndex  # it builds on this module
+
+        return CompressedIndex.from_bytes(data, where)
+    return Index.from_bytes(data, where)
+
+
+def load_index(path: Path, model_digest: str | None = None):
+    """Read and check an index file of either kind; with `model_digest`, refuse one built with another model."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise IndexFileError(f"{path}: cannot read it ({e.strerror})", "unreadable") from None
+    index = index_from_bytes(data, str(path))
+    if model_digest is not None and index.model_digest != model_digest:
+        raise IndexFileError(f"{path} was built with another model (digest {index.model_digest[:12]}, this "
+                             f"bundle's is {model_digest[:12]}); rebuild it with this bundle", "other_model")
+    return index

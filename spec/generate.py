@@ -532,7 +532,7 @@ def write_index(out: Path) -> None:
         {"name": "checksum-byte-flipped", "op": "flip_byte", "offset": -1, "error": "corrupt"},
         {"name": "extended", "op": "append", "bytes": 4, "error": "corrupt"},
         {"name": "not-an-index", "op": "flip_byte", "offset": 0, "error": "corrupt"},
-        {"name": "unknown-version", "op": "set_u32", "offset": 8, "value": 2, "error": "unknown_version"},
+        {"name": "unknown-version", "op": "set_u32", "offset": 8, "value": 99, "error": "unknown_version"},
         {"name": "other-model", "op": "expect_digest", "value": hashlib.sha256(b"another model").hexdigest(),
          "error": "other_model"},
     ]
@@ -541,6 +541,95 @@ def write_index(out: Path) -> None:
               "files": files, "model_digest": INDEX_DIGEST, "dim": dim, "documents": len(documents),
               "metadata": metadata, "mutations": mutations}
     write_jsonl(out / "index.jsonl", header, cases)
+
+
+# ---------------------------------------------------------------- compressed index file
+
+def compressed_layout(dim: int, bits: int, n: int, v: int, k: int, p: int) -> dict[str, int]:
+    """Each section's offset, as the spec's tables place them (the header 128 bytes, every section at 64)."""
+    sizes = [("centroids", k * dim * 2), ("buckets", ((1 << bits) * 2 - 1) * 4), ("offsets", (n + 1) * 8),
+             ("codes", v * 2), ("residuals", v * dim * bits // 8), ("list_offsets", (k + 1) * 8), ("lists", p * 4)]
+    at, out = 128, {}
+    for name, size in sizes:
+        out[name] = at
+        at = -(-(at + size) // 64) * 64
+    out["metadata"] = at
+    return out
+
+
+def write_compressed_index(out: Path) -> None:
+    """Two compressed files (4 and 2 bits) of 40 documents over 8 centroids, drawn as codes and bucket numbers:
+    centroids in 1/8 steps and weights in 1/16 steps make every decompressed value, dot product and score exact
+    in fp32, so ports agree to the bit on probes, candidates and hits."""
+    rng = np.random.default_rng(23)
+    dim, k, n = 16, 8, 40
+    centroids = (rng.integers(-8, 9, size=(k, dim)) / 8).astype(np.float32)
+    counts = [int(rng.integers(0, 10)) for _ in range(n)]
+    counts[11] = 0  # a document without vectors: in no list, never a hit
+    codes = [[int(c) for c in rng.integers(0, k, size=count)] for count in counts]
+    codes[5] = [6] * counts[5]  # a document of one centroid
+    metadata = [{"id": f"doc-{i}", "text": f"document {i}"} for i in range(n)]
+    queries = [exact_vectors(rng, int(rng.integers(1, 8)), dim) for _ in range(12)] + [np.zeros((0, dim), np.float32)]
+    files, cases, mutations = {}, [], []
+    for bits in (4, 2):
+        levels = 1 << bits
+        weights = sorted(float(w) for w in rng.choice(np.arange(-8, 9) / 16, size=levels, replace=False))
+        cutoffs = [(a + b) / 2 for a, b in zip(weights, weights[1:])]
+        book = oracle.Codebook(centroids, cutoffs, weights, bits, nprobe=2, candidates=6)
+        buckets = [[[int(b) for b in rng.integers(0, levels, size=dim)] for _ in doc] for doc in codes]
+        codes_b, buckets_b = [list(c) for c in codes], [list(b) for b in buckets]
+        codes_b[29], buckets_b[29] = list(codes_b[17]), list(buckets_b[17])  # an exact tie, at every step
+        name = f"small-compressed-{bits}bit.cbindex"
+        data = oracle.compressed_index_bytes(codes_b, buckets_b, book, metadata, INDEX_DIGEST)
+        (out / name).write_bytes(data)
+        files[f"{bits}bit"] = {"file": name, "sha256": sha256_file(out / name), "bits": bits,
+                               "nprobe": book.nprobe, "candidates": book.candidates}
+        settings = [(10, None, None), (3, None, None), (10, 1, 1), (40, 8, 40), (5, 3, 10), (1, 2, 2)]
+        for i, query in enumerate(queries):
+            top, nprobe, candidates = settings[i % len(settings)]
+            hits = oracle.compressed_search(query, codes_b, buckets_b, book, top, nprobe or book.nprobe,
+                                            candidates or book.candidates)
+            case = {"name": f"{bits}bit-query-{i}", "file": f"{bits}bit", "query": query.tolist(), "k": top,
+                    "hits": [{"index": d, "score": float(score)} for d, score in hits]}
+            if nprobe is not None:
+                case |= {"nprobe": nprobe, "candidates": candidates}
+            cases.append(case)
+        if bits == 4:
+            v, p = sum(counts), sum(len({d for d in range(n) if c in codes_b[d]}) for c in range(k))
+            at = compressed_layout(dim, bits, n, v, k, p)
+            assert sum(0 in doc for doc in codes_b) >= 2  # lists[0] and lists[1] are both centroid 0's
+            mutations = [
+                {"name": "truncated", "op": "truncate", "bytes": 1000, "error": "corrupt"},
+                {"name": "header-only", "op": "truncate", "bytes": 128, "error": "corrupt"},
+                {"name": "residual-byte-flipped", "op": "flip_byte", "offset": at["residuals"] + 3, "error": "corrupt"},
+                {"name": "checksum-byte-flipped", "op": "flip_byte", "offset": -1, "error": "corrupt"},
+                {"name": "extended", "op": "append", "bytes": 4, "error": "corrupt"},
+                {"name": "not-an-index", "op": "flip_byte", "offset": 0, "error": "corrupt"},
+                {"name": "unknown-version", "op": "set_u32", "offset": 8, "value": 99, "error": "unknown_version"},
+                {"name": "three-bits", "op": "set_u32", "offset": 16, "value": 3, "error": "corrupt"},
+                {"name": "no-centroids", "op": "set_u32", "offset": 80, "value": 0, "error": "corrupt"},
+                {"name": "nprobe-zero", "op": "set_u32", "offset": 84, "value": 0, "error": "corrupt"},
+                {"name": "code-past-centroids", "op": "set_u16", "offset": at["codes"], "value": k, "rehash": True,
+                 "error": "corrupt"},
+                {"name": "listed-document-past-corpus", "op": "set_u32", "offset": at["lists"],
+                 "value": n, "rehash": True, "error": "corrupt"},
+                {"name": "list-not-ascending", "op": "set_u32", "offset": at["lists"] + 4,
+                 "value": 0, "rehash": True, "error": "corrupt"},
+                {"name": "cutoff-not-finite", "op": "set_u32", "offset": at["buckets"], "value": 0x7F800000,
+                 "rehash": True, "error": "corrupt"},
+                {"name": "offsets-out-of-order", "op": "set_u32", "offset": at["offsets"] + 8, "value": 1000,
+                 "rehash": True, "error": "corrupt"},
+                {"name": "other-model", "op": "expect_digest", "value": hashlib.sha256(b"another model").hexdigest(),
+                 "error": "other_model"},
+            ]
+    header = {"about": "Compressed index files (spec/bundle.md, 'Compressed index file') of seeded codes and "
+                       "buckets, searched in five steps; every value is exact in fp32, so hits and scores compare "
+                       "exactly. A case without nprobe and candidates uses the file's. Each mutation of the 4-bit "
+                       "file gives its error kind on loading; with rehash, the file's last 32 bytes are then "
+                       "set to the sha256 of every byte before them. set_u16 and set_u32 write little-endian.",
+              "files": files, "model_digest": INDEX_DIGEST, "dim": dim, "documents": n, "metadata": metadata,
+              "mutations": mutations}
+    write_jsonl(out / "compressed-index.jsonl", header, cases)
 
 
 def generate(mxbai: Path, minilm: Path, out: Path = OUT) -> None:
@@ -555,6 +644,7 @@ def generate(mxbai: Path, minilm: Path, out: Path = OUT) -> None:
     write_golden(out)
     write_bad_bundles(out)
     write_index(out)
+    write_compressed_index(out)
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 spec/generate.py takes every expected value from here: preprocessing and the steps around the tokenizer
 ("Encoding a text"), MaxSim and rank ("Scoring"), the golden rule's steps 2 to 5 ("The golden rule"), and index
-files and their search ("Index file"). It imports nothing from the runtime (`runtimes/`) or the exporter
+files and their search ("Index file", "Compressed index file"). It imports nothing from the runtime (`runtimes/`) or the exporter
 (`export/`): the vectors test the runtime, so they must not be computed by it. Token ids themselves come
 from Hugging Face `tokenizers`, which the spec names as the reference.
 
@@ -253,3 +253,101 @@ def search(query: np.ndarray, documents: Sequence[np.ndarray], k: int,
     widened = [np.asarray(d, np.float32).astype(INDEX_DTYPES[dtype][1]).astype(np.float32) for d in documents]
     scores = [maxsim(query, d) for d in widened]
     return [(i, scores[i]) for i in rank(scores, k)]
+
+
+# ---------------------------------------------------------------- compressed index file
+
+COMPRESSED_VERSION = 2
+ALIGN = 64
+
+
+@dataclass(frozen=True)
+class Codebook:
+    """What a compressed file stores besides the documents: chosen by the builder, here given."""
+    centroids: np.ndarray  # [K, dim], values exact in fp16
+    cutoffs: list[float]  # 2^b - 1, never decreasing
+    weights: list[float]  # 2^b
+    bits: int
+    nprobe: int
+    candidates: int
+
+
+def bucket_of(value: float, cutoffs: Sequence[float]) -> int:
+    """The number of cutoffs at or below the residual."""
+    return sum(1 for c in cutoffs if c <= value)
+
+
+def compress(documents: Sequence[np.ndarray], codes: Sequence[Sequence[int]], book: Codebook) -> list[list[list[int]]]:
+    """Each document's vectors as per-dimension bucket numbers of their residual from the given centroid."""
+    centroids = np.asarray(book.centroids, np.float16).astype(np.float32)
+    return [[[bucket_of(float(np.float32(x) - centroids[c][j]), book.cutoffs) for j, x in enumerate(vector)]
+             for vector, c in zip(np.asarray(doc, np.float32), doc_codes)] for doc, doc_codes in zip(documents, codes)]
+
+
+def decompress(code: int, buckets: Sequence[int], book: Codebook) -> np.ndarray:
+    """Decompressing: the centroid's values widened to fp32, plus the bucket's weight, one fp32 addition each."""
+    centroid = np.asarray(book.centroids[code], np.float16).astype(np.float32)
+    return np.array([centroid[j] + np.float32(book.weights[b]) for j, b in enumerate(buckets)], np.float32)
+
+
+def _pad(out: bytearray) -> None:
+    out += bytes(-len(out) % ALIGN)
+
+
+def compressed_index_bytes(codes: Sequence[Sequence[int]], buckets: Sequence[Sequence[Sequence[int]]],
+                           book: Codebook, metadata: list, model_digest: str) -> bytes:
+    """A compressed file as its tables lay it out, from each document's codes and bucket numbers."""
+    k, dim = np.asarray(book.centroids).shape
+    n = len(codes)
+    v = sum(len(c) for c in codes)
+    lists = [[d for d in range(n) if c in codes[d]] for c in range(k)]
+    p = sum(len(entries) for entries in lists)
+    meta = json.dumps(metadata, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    out = bytearray(INDEX_MAGIC + struct.pack("<IIII", COMPRESSED_VERSION, dim, book.bits, 0)
+                    + struct.pack("<QQQ", n, v, len(meta)) + bytes.fromhex(model_digest)
+                    + struct.pack("<IIIIQ", k, book.nprobe, book.candidates, 0, p) + bytes(24))
+    _pad(out)
+    out += np.asarray(book.centroids, np.float16).astype("<f2").tobytes()
+    _pad(out)
+    out += np.array(list(book.cutoffs) + list(book.weights), "<f4").tobytes()
+    _pad(out)
+    out += np.concatenate([[0], np.cumsum([len(c) for c in codes])]).astype("<u8").tobytes()
+    _pad(out)
+    out += np.array([c for doc in codes for c in doc], "<u2").tobytes()
+    _pad(out)
+    for doc in buckets:
+        for vector in doc:
+            row = bytearray(dim * book.bits // 8)
+            for j, b in enumerate(vector):
+                row[j * book.bits // 8] |= b << (j * book.bits % 8)
+            out += row
+    _pad(out)
+    out += np.concatenate([[0], np.cumsum([len(entries) for entries in lists])]).astype("<u8").tobytes()
+    _pad(out)
+    out += np.array([d for entries in lists for d in entries], "<u4").tobytes()
+    _pad(out)
+    out += meta
+    return bytes(out) + hashlib.sha256(bytes(out)).digest()
+
+
+def compressed_search(query: np.ndarray, codes: Sequence[Sequence[int]], buckets: Sequence[Sequence[Sequence[int]]],
+                      book: Codebook, k: int, nprobe: int, candidates: int) -> list[tuple[int, float]]:
+    """Search, steps 1 to 5, one loop each; (index, score) of at most k."""
+    query = np.asarray(query, np.float32)
+    if len(query) == 0 or k <= 0:
+        return []
+    centroids = np.asarray(book.centroids, np.float16).astype(np.float32)
+    kk = len(centroids)
+    s = [[fp32_sum(q * centroids[c]) for c in range(kk)] for q in query]  # step 1
+    probes = [sorted(range(kk), key=lambda c: -row[c])[:min(nprobe, kk)] for row in s]  # step 2, stable
+    score: dict[int, np.float32] = {}
+    for i, probe in enumerate(probes):  # step 3
+        for d in range(len(codes)):
+            held = [s[i][c] for c in probe if c in codes[d]]
+            if held:
+                score[d] = np.float32(score.get(d, np.float32(0)) + np.float32(max(held)))
+    found = sorted(score, key=lambda d: (-score[d], d))[:candidates]  # step 4
+    scored = [(d, maxsim(query, np.array([decompress(c, b, book) for c, b in zip(codes[d], buckets[d])],
+                                         np.float32).reshape(-1, centroids.shape[1]))) for d in found]  # step 5
+    scored.sort(key=lambda pair: (-pair[1], pair[0]))
+    return scored[:k]

@@ -1,6 +1,7 @@
 """The portable index file (spec/bundle.md, "Index file"): the frozen ones, round trips, the command, refusals."""
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 from pathlib import Path
@@ -37,6 +38,12 @@ def test_the_frozen_index_files_search_as_their_vectors_say(dtype):
 
 
 def mutated(data: bytes, mutation: dict) -> bytes:
+    """A conformance file's mutation; with "rehash", the checksum recomputed after it."""
+    out = _mutated(data, mutation)
+    return out[:-32] + hashlib.sha256(out[:-32]).digest() if mutation.get("rehash") else out
+
+
+def _mutated(data: bytes, mutation: dict) -> bytes:
     op = mutation["op"]
     if op == "truncate":
         return data[: mutation["bytes"]]
@@ -46,9 +53,9 @@ def mutated(data: bytes, mutation: dict) -> bytes:
         out = bytearray(data)
         out[mutation["offset"]] ^= 0x01
         return bytes(out)
-    if op == "set_u32":
+    if op in ("set_u16", "set_u32"):
         out = bytearray(data)
-        struct.pack_into("<I", out, mutation["offset"], mutation["value"])
+        struct.pack_into("<H" if op == "set_u16" else "<I", out, mutation["offset"], mutation["value"])
         return bytes(out)
     raise ValueError(op)
 

@@ -30,6 +30,7 @@ from ..gate.parity import TOP_K, Encoded
 from runtimes.table import format_table
 
 WORKER = Path(__file__).with_name("bench_worker.py")
+INDEX_WORKER = Path(__file__).with_name("bench_index.py")
 BROWSER_WORKER = Path(__file__).resolve().parents[2] / "web-demo" / "bench-worker.mjs"
 KOTLIN_JAR = Path(__file__).resolve().parents[2] / "android-demo" / "colbert" / "target" / "colbert-cli.jar"
 AGAINST = ("pylate", "peer", "browser", "kotlin")
@@ -294,11 +295,55 @@ def plot(rows: list[Row], path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def parse_sizes(text: str) -> list[int]:
+    """--compressed-at's corpus sizes: positive numbers, comma-separated."""
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise BenchError(f"--compressed-at {text}: give corpus sizes such as 1000,10000") from None
+    if any(n < 1 for n in sizes):
+        raise BenchError(f"--compressed-at {text}: every size must be at least 1")
+    return sizes
+
+
+def index_kinds(bundle: Path, sizes: list[int], log) -> list[dict]:
+    """bench_index.py's rows for one bundle, in a process of its own with numpy on one thread."""
+    log(f"index kinds on {bundle.name}: {', '.join(map(str, sizes))} documents (encoding the largest once)")
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = Path(tmp) / "spec.json"
+        spec.write_text(json.dumps({"bundle": str(bundle), "sizes": sizes}))
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+               "TOKENIZERS_PARALLELISM": "false"}
+        done = subprocess.run([sys.executable, str(INDEX_WORKER), str(spec)], capture_output=True, text=True,
+                              env=env, timeout=7 * 86400)
+    if done.returncode:
+        raise BenchError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def index_table(result: list[dict]) -> str:
+    """One row per corpus size and kind, with size and search time as ratios of the exact float32 file's."""
+    meta, rows = result[0], result[1:]
+    base = {r["documents"]: r for r in rows if r["kind"] == "exact" and r["detail"] == "float32"}
+    lines = [[str(r["documents"]), str(r["vectors"]), f"{r['kind']} {r['detail']}", f"{r['bytes'] / 1e6:.2f}",
+              f"{base[r['documents']]['bytes'] / r['bytes']:.1f}x", f"{r['build_s']:.1f}",
+              f"{r['search_p50_ms']:.2f}", f"{r['search_p50_ms'] / base[r['documents']]['search_p50_ms']:.2f}x",
+              f"{r['top10_agreement']:.3f}"] for r in rows]
+    return (format_table(lines, ["documents", "vectors", "index", "MB", "smaller", "build s", "search p50 1T",
+                                 "vs exact", "top-10 vs exact"])
+            + f"\nsearch p50 1T: one query's search over the index, ms, numpy on one thread, {meta['queries']} "
+              "held-out queries; top-10 vs exact: the share of exact MaxSim's top 10 it returns (the mean over "
+              f"the queries); build s: after encoding ({meta['encode_s']:.0f} s for the largest corpus)")
+
+
 def run_bench(bundles: list[Path], against: list[str], pylate_python: str | None, model: Path | None,
               documents: int, batch_size: int, json_path: Path | None, plot_path: Path | None, cache: Path,
-              log=lambda message: print(message, file=sys.stderr), index_documents: int = 10_000) -> int:
+              log=lambda message: print(message, file=sys.stderr), index_documents: int = 10_000,
+              compressed_at: list[int] = ()) -> int:
     if documents < 1 or batch_size < 1 or index_documents < 0:
         raise BenchError("--documents and --batch-size take a positive number, --index-documents zero or more")
+    if compressed_at and not bundles:
+        raise BenchError("--compressed-at compares index kinds on the first bundle: name at least one bundle")
     unknown = sorted(set(against) - set(AGAINST))
     if unknown:
         raise BenchError(f"--against takes {', '.join(AGAINST)}, not {', '.join(unknown)}")
@@ -337,9 +382,17 @@ def run_bench(bundles: list[Path], against: list[str], pylate_python: str | None
               f"vectors (the {len(texts['documents'])} encoded ones repeated), one thread, brute force (runtimes.Index)")
     for line in ratios(rows):
         print(line)
+    kinds = None
+    if compressed_at:
+        try:
+            kinds = index_kinds(bundles[0], list(compressed_at), log)
+            print(index_table(kinds))
+        except BenchError as e:
+            print(f"index kinds: error: {e}")
+            failed = True
     if json_path:
         json_path.write_text(json.dumps({"cpu": machine, "documents": documents, "batch_size": batch_size,
-                                         "rows": [asdict(r) for r in rows]}, indent=2))
+                                         "rows": [asdict(r) for r in rows], "index_kinds": kinds}, indent=2))
     if plot_path:
         plot(rows, plot_path)
     return 1 if failed else 0
