@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from export.precision import int8
+from export.precision import TABLE, int8
 from export.precision.gptq import gptq
 
 
@@ -97,7 +97,7 @@ def test_int8_grid_survives_core_mls_blockwise_quantizer(tmp_path):
     model = Tiny().eval()
     weights = {"proj": int8.round_to_nearest(model.proj.weight.detach().numpy())}
     lowered = TARGET.lower_int8(int8.quantize_encoder(model, weights))
-    package, _ = _convert(lowered, 16, "int8")
+    package, _ = _convert(lowered, 16, TABLE["int8"])
     package = _blockwise_int8(package, [])
     package.save(str(tmp_path / "tiny.mlpackage"))
     program = MilProgram(tmp_path / "tiny.mlpackage")
@@ -120,7 +120,7 @@ def test_core_ml_keeps_a_layer_meant_to_stay_float_in_float(tmp_path):
     from runtimes.mil import MilProgram
 
     torch.manual_seed(0)
-    package, consts = _convert(Tiny().eval(), 16, "int8")
+    package, consts = _convert(Tiny().eval(), 16, TABLE["int8"])
     assert set(consts) == {"embeddings.tok_embeddings.weight", "proj.weight"}
     for kept, quantized in (([], 1), ([consts["proj.weight"]], 0)):
         path = tmp_path / f"tiny{quantized}.mlpackage"
@@ -142,7 +142,7 @@ def test_tflite_keeps_a_layer_meant_to_stay_float_in_float(tmp_path, kept):
     weights = {} if kept else {"proj": int8.round_to_nearest(model.proj.weight.detach().numpy())}
     lowered = TARGET.lower_int8(int8.quantize_encoder(model, weights))
     _convert(lowered, {"encode_query": Bucket("query", 8)}, tmp_path / "float.tflite")
-    _quantize(tmp_path / "float.tflite", "int8", tmp_path / "int8.tflite")
+    _quantize(tmp_path / "float.tflite", TABLE["int8"], tmp_path / "int8.tflite")
     tensors = Interpreter(str(tmp_path / "int8.tflite")).get_tensor_details()
     float_weight = [t for t in tensors if tuple(t["shape"]) == (32, 64) and t["dtype"] == np.float32]
     int8_parts = [t for t in tensors if tuple(t["shape"]) == (32, 32) and t["dtype"] == np.int8]
