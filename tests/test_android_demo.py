@@ -60,7 +60,8 @@ def _surefire(done: subprocess.CompletedProcess) -> None:
 def test_maven_tests_pass_on_the_conformance_vectors(minilm_checkpoint):
     """The fast tier's share of the test below, which runs these classes too: the vector files, no bundle."""
     env = port_cli.tokenizer_env(minilm_checkpoint)
-    _surefire(mvn("test", "-Dtest=ConformanceTest,IndexConformanceTest,UnicodeTablesTest,VersionsTest", env=env))
+    classes = "ConformanceTest,IndexConformanceTest,CompressedIndexConformanceTest,UnicodeTablesTest,VersionsTest"
+    _surefire(mvn("test", f"-Dtest={classes}", env=env))
 
 
 def test_maven_tests_pass_on_the_vectors_and_real_bundles(colbert_cli, trained_run, mxbai_run, variant_run,

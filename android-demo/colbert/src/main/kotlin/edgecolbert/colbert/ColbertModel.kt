@@ -69,12 +69,12 @@ class ColbertModel(
         MultiVectorIndex.build(encodeDocuments(texts, progress), metadata, modelDigest, dtype)
 
     /** The [k] best documents of [index] for [query]; refuses an index built with another model. */
-    fun search(index: MultiVectorIndex, query: String, k: Int = 10): List<Hit> {
+    fun search(index: SearchIndex, query: String, k: Int = 10): List<Hit> {
         checkIndex(index)
         return index.search(encodeQueries(listOf(query)).single(), k)
     }
 
-    fun checkIndex(index: MultiVectorIndex) {
+    fun checkIndex(index: SearchIndex) {
         if (index.modelDigest != modelDigest) {
             throw IndexException.OtherModel("the index was built with another model (digest ${index.modelDigest.take(12)}, " +
                 "this bundle's is ${modelDigest.take(12)}); rebuild it with this bundle")
@@ -117,7 +117,7 @@ class ColbertModel(
             MultiVectorIndex.build(vectors, metadata, modelDigest, dtype)
         }
 
-    suspend fun searchAsync(index: MultiVectorIndex, query: String, k: Int = 10): List<Hit> =
+    suspend fun searchAsync(index: SearchIndex, query: String, k: Int = 10): List<Hit> =
         withContext(dispatcher) { search(index, query, k) }
 
     suspend fun selfTestAsync(): SelfTestReport = withContext(dispatcher) { selfTest() }

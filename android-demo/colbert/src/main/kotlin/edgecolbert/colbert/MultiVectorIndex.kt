@@ -22,83 +22,31 @@ enum class VectorDtype(val code: Int, val bytes: Int) { FLOAT32(0, 4), FLOAT16(1
  * run concurrently.
  */
 class MultiVectorIndex private constructor(
-    val dim: Int,
+    override val dim: Int,
     val dtype: VectorDtype,
     /** Hex sha256 of the bundle's model files ([Manifest.modelDigest]). */
-    val modelDigest: String,
+    override val modelDigest: String,
     /** Document i owns vectors offsets[i] until offsets[i + 1]. */
     private val offsets: IntArray,
     /** Every kept vector, row-major [V x dim]. */
     private val vectors: FloatArray,
-    val metadata: List<JsonElement>,
-) {
-    val size: Int get() = offsets.size - 1
+    override val metadata: List<JsonElement>,
+) : SearchIndex {
+    override val size: Int get() = offsets.size - 1
     val vectorCount: Int get() = offsets.last()
 
     /** MaxSim of [query] with every document, fp32; 0 for an empty query or document. */
     fun scores(query: Vectors): FloatArray {
         require(query.count == 0 || query.dim == dim) { "query vectors must be [n, $dim], not [${query.count}, ${query.dim}]" }
         val out = FloatArray(size)
-        val nq = query.count
-        if (nq == 0) return out
-        // the query transposed, so that the inner loop updates all query vectors at once (it vectorizes)
-        val qt = FloatArray(dim * nq)
-        for (q in 0 until nq) for (k in 0 until dim) qt[k * nq + q] = query.data[q * dim + k]
-        val best = FloatArray(nq)
-        val a0 = FloatArray(nq)
-        val a1 = FloatArray(nq)
-        val a2 = FloatArray(nq)
-        val a3 = FloatArray(nq)
-        for (doc in 0 until size) {
-            val start = offsets[doc]
-            val end = offsets[doc + 1]
-            if (start == end) continue
-            best.fill(Float.NEGATIVE_INFINITY)
-            var v = start
-            while (v + 4 <= end) { // four vectors a pass, so each query load is used four times
-                a0.fill(0f); a1.fill(0f); a2.fill(0f); a3.fill(0f)
-                val b0 = v * dim
-                for (k in 0 until dim) {
-                    val x0 = vectors[b0 + k]
-                    val x1 = vectors[b0 + dim + k]
-                    val x2 = vectors[b0 + 2 * dim + k]
-                    val x3 = vectors[b0 + 3 * dim + k]
-                    val row = k * nq
-                    for (q in 0 until nq) {
-                        val y = qt[row + q]
-                        a0[q] += y * x0; a1[q] += y * x1; a2[q] += y * x2; a3[q] += y * x3
-                    }
-                }
-                for (q in 0 until nq) {
-                    var m = best[q]
-                    if (a0[q] > m) m = a0[q]
-                    if (a1[q] > m) m = a1[q]
-                    if (a2[q] > m) m = a2[q]
-                    if (a3[q] > m) m = a3[q]
-                    best[q] = m
-                }
-                v += 4
-            }
-            while (v < end) {
-                a0.fill(0f)
-                val base = v * dim
-                for (k in 0 until dim) {
-                    val x = vectors[base + k]
-                    val row = k * nq
-                    for (q in 0 until nq) a0[q] += qt[row + q] * x
-                }
-                for (q in 0 until nq) if (a0[q] > best[q]) best[q] = a0[q]
-                v++
-            }
-            var total = 0f
-            for (q in 0 until nq) total += best[q]
-            out[doc] = total
-        }
+        if (query.count == 0) return out
+        val kernel = MaxSimKernel(query)
+        for (doc in 0 until size) out[doc] = kernel.maxSim(vectors, offsets[doc], offsets[doc + 1])
         return out
     }
 
     /** The [k] best documents, best first; equal scores in corpus order. */
-    fun search(query: Vectors, k: Int = 10): List<Hit> =
+    override fun search(query: Vectors, k: Int): List<Hit> =
         Scoring.rank(scores(query), k).map { Hit(it.index, it.score, metadata[it.index]) }
 
     fun toBytes(): ByteArray {
@@ -134,8 +82,7 @@ class MultiVectorIndex private constructor(
     }
 
     companion object {
-        private val MAGIC = byteArrayOf('C'.code.toByte(), 'B'.code.toByte(), 'I'.code.toByte(), 'N'.code.toByte(),
-            'D'.code.toByte(), 'E'.code.toByte(), 'X'.code.toByte(), 0)
+        private val MAGIC = SearchIndex.MAGIC
         const val VERSION = 1
         private const val HEADER = 80
         private const val CHECKSUM = 32
@@ -155,7 +102,10 @@ class MultiVectorIndex private constructor(
             return MultiVectorIndex(dim, dtype, modelDigest, offsets, vectors, metadata)
         }
 
-        /** Reads and checks an index file; with [modelDigest], refuses one built with another model. */
+        /**
+         * Reads and checks an exact index file (format 1); with [modelDigest], refuses one built with another model.
+         * [SearchIndex.load] reads either kind.
+         */
         fun load(path: Path, modelDigest: String? = null): MultiVectorIndex {
             val data = try {
                 Files.readAllBytes(path)
@@ -174,9 +124,13 @@ class MultiVectorIndex private constructor(
             if (!magicOk) throw corrupt("not an index file")
             val b = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN)
             val version = b.getInt(8).toUInt()
+            if (version == CompressedIndex.VERSION.toUInt()) {
+                throw IndexException.UnknownVersion("$where is a compressed index (format $version), not an exact one: " +
+                    "read it with SearchIndex.load, or rebuild it as an exact index")
+            }
             if (version != VERSION.toUInt()) {
-                throw IndexException.UnknownVersion("$where is index format $version; this library reads $VERSION: " +
-                    "rebuild the index or upgrade the library")
+                throw IndexException.UnknownVersion("$where is index format $version; this library reads $VERSION and " +
+                    "${CompressedIndex.VERSION}: rebuild the index or upgrade the library")
             }
             val dtypeCode = b.getInt(12).toUInt().toLong()
             val dim = b.getInt(16).toUInt().toLong()

@@ -8,7 +8,7 @@ import edgecolbert.colbert.DirectoryFiles
 import edgecolbert.colbert.EngineOptions
 import edgecolbert.colbert.IndexException
 import edgecolbert.colbert.InputKind
-import edgecolbert.colbert.MultiVectorIndex
+import edgecolbert.colbert.SearchIndex
 import edgecolbert.colbert.Scoring
 import edgecolbert.colbert.Vectors
 import kotlinx.serialization.json.Json
@@ -195,7 +195,7 @@ private fun search(args: Args, out: PrintStream) {
         val indexPath = args.option("index")?.let(Paths::get)
         val metadata = corpus.map(::JsonPrimitive)
         val index = if (indexPath != null && indexPath.isRegularFile()) {
-            MultiVectorIndex.load(indexPath, model.modelDigest).also {
+            SearchIndex.load(indexPath, model.modelDigest).also { // either kind: the exact or the compressed file
                 if (it.metadata != metadata) {
                     throw UsageError("$indexPath indexes another corpus than $corpusPath; delete it, or pass another --index")
                 }
