@@ -10,6 +10,7 @@ import { goldenScores, selfTest } from "./src/golden.js";
 import * as ort from "onnxruntime-web";
 import { directoryFiles } from "./src/node-files.js";
 import { ColbertTokenizer, bucketFor } from "./src/tokenizer.js";
+import { readIndex } from "./src/index-file.js";
 import { VectorIndex } from "./src/vector-index.js";
 
 const USAGE = "usage: node cli.mjs verify|scores|preprocess|tokenize|selftest|search --bundle DIR [--query|--document] " +
@@ -82,7 +83,7 @@ async function search(model, { options, positional }) {
   const indexPath = options["--index"];
   let index;
   if (indexPath && (await stat(indexPath).catch(() => null))) {
-    index = await VectorIndex.fromBytes(new Uint8Array(await readFile(indexPath)), indexPath, model.bundle.modelDigest);
+    index = await readIndex(new Uint8Array(await readFile(indexPath)), indexPath, model.bundle.modelDigest); // either kind
     if (JSON.stringify(index.metadata) !== JSON.stringify(corpus)) {
       throw new IndexFileError("other_model", `${indexPath} was built for another corpus; delete it to rebuild`);
     }

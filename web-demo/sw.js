@@ -6,8 +6,9 @@ const SHELL = ["./", "index.html", "style.css", "app.js", "worker.js", "corpus.j
   "node_modules/onnxruntime-web/dist/ort.wasm.min.mjs", "node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.mjs",
   "node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm",
   "node_modules/@huggingface/tokenizers/dist/tokenizers.mjs",
-  ...["bundle", "colbert", "encoder", "errors", "fields", "golden", "http-files", "index-store", "picked-files",
-    "preprocess", "scoring", "sha256", "tokenizer", "unicode-tables", "vector-index"].map((m) => `src/${m}.js`)];
+  ...["bundle", "colbert", "compressed-index", "encoder", "errors", "fields", "golden", "http-files", "index-file",
+    "index-store", "picked-files", "preprocess", "scoring", "sha256", "tokenizer", "unicode-tables",
+    "vector-index"].map((m) => `src/${m}.js`)];
 
 self.addEventListener("install", (event) => {
   event.waitUntil((async () => {

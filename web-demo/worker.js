@@ -8,6 +8,7 @@ import { httpFiles } from "./src/http-files.js";
 import { loadIndex, saveIndex } from "./src/index-store.js";
 import { pickedFiles } from "./src/picked-files.js";
 import { sha256Hex } from "./src/sha256.js";
+import { readIndex } from "./src/index-file.js";
 import { VectorIndex } from "./src/vector-index.js";
 
 const MOST_THREADS = self.crossOriginIsolated ? navigator.hardwareConcurrency || 1 : 1; // threads need isolation
@@ -21,7 +22,7 @@ async function indexFor(model, corpus) {
   const stored = await loadIndex(key).catch(() => undefined);
   if (stored) {
     try {
-      return { index: await VectorIndex.fromBytes(stored, "the saved index", model.bundle.modelDigest), restored: true };
+      return { index: await readIndex(stored, "the saved index", model.bundle.modelDigest), restored: true };
     } catch {
       // a stored index that no longer reads is rebuilt below
     }
@@ -55,7 +56,7 @@ async function open(source) {
   return { model, index, corpus };
 }
 
-/** @param {{model: ColbertModel, index: VectorIndex, corpus: string[]}} session */
+/** @param {{model: ColbertModel, index: import("./src/index-file.js").AnyIndex, corpus: string[]}} session */
 async function search(session, query, k) {
   const started = performance.now();
   const [q] = await session.model.encodeQueries([query]);

@@ -7,13 +7,15 @@
 import { IndexFileError } from "./errors.js";
 import { sha256 } from "./sha256.js";
 
-const MAGIC = [0x43, 0x42, 0x49, 0x4e, 0x44, 0x45, 0x58, 0x00];
+/** The magic both index kinds start with, "CBINDEX\0". */
+export const MAGIC = Object.freeze([0x43, 0x42, 0x49, 0x4e, 0x44, 0x45, 0x58, 0x00]);
 const VERSION = 1;
 const HEADER = 80;
-const CHECKSUM = 32;
+/** The trailing sha256 of every index file. */
+export const CHECKSUM = 32;
 
-/** IEEE half to float. @param {number} h */
-function halfToFloat(h) {
+/** IEEE half to float (exact). @param {number} h */
+export function halfToFloat(h) {
   const sign = h & 0x8000 ? -1 : 1;
   const exponent = (h >> 10) & 0x1f;
   const fraction = h & 0x3ff;
@@ -23,7 +25,7 @@ function halfToFloat(h) {
 }
 
 /** @param {Uint8Array} bytes */
-const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+export const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 
 /**
  * @typedef {{index: number, score: number, metadata: unknown}} Hit
@@ -99,8 +101,11 @@ export class VectorIndex {
     if (!MAGIC.every((b, i) => data[i] === b)) throw corrupt("not an index file");
     const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     const version = view.getUint32(8, true);
+    if (version === 2) {
+      throw new IndexFileError("unknown_version", `${where} is a compressed index (format 2); read it with readIndex of index-file.js`);
+    }
     if (version !== VERSION) {
-      throw new IndexFileError("unknown_version", `${where} is index format ${version}; this runtime reads ${VERSION}: rebuild the index or upgrade the runtime`);
+      throw new IndexFileError("unknown_version", `${where} is index format ${version}; this runtime reads 1 (exact) and 2 (compressed): rebuild the index or upgrade the runtime`);
     }
     const dtype = view.getUint32(12, true);
     const dim = view.getUint32(16, true);

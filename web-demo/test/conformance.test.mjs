@@ -1,5 +1,5 @@
 // Every conformance vector of spec/conformance that needs no model: preprocessing, tokenization, character
-// classes, scoring, the golden rule and the index file.
+// classes, scoring, the golden rule and both index file kinds (exact and compressed).
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -12,6 +12,8 @@ import { judge, measure } from "../src/golden.js";
 import { fromRows, maxsim, topK } from "../src/scoring.js";
 import { ColbertTokenizer, bucketFor } from "../src/tokenizer.js";
 import { VectorIndex } from "../src/vector-index.js";
+import { CompressedIndex, readIndex } from "../src/index-file.js";
+import { bestCentroids } from "../src/compressed-index.js";
 import { CONFORMANCE, TOKENIZERS, vectors } from "./helpers.mjs";
 
 test("preprocessing: strip and Python's lowercase, on and off", () => {
@@ -140,6 +142,212 @@ test("index files: each mutation gets its error kind, in one line", async () => 
       assert.ok(!error.message.includes("\n"));
       return true;
     });
+  }
+});
+
+test("index files: readIndex reads the exact files as VectorIndex does, and their mutations alike", async () => {
+  const { header, cases } = vectors("index.jsonl");
+  for (const dtype of ["float32", "float16"]) {
+    const path = join(CONFORMANCE, header.files[dtype].file);
+    const index = await readIndex(new Uint8Array(readFileSync(path)), path, header.model_digest);
+    assert.ok(index instanceof VectorIndex);
+    for (const c of cases) {
+      const hits = index.search(fromRows(c.query, header.dim), c.k).map((h) => ({ index: h.index, score: h.score }));
+      assert.deepEqual(hits, c.hits, `${dtype} ${c.name}`);
+    }
+  }
+  const data = new Uint8Array(readFileSync(join(CONFORMANCE, header.files.float32.file)));
+  for (const m of header.mutations) {
+    const { bytes, digest } = mutateIndex(data, m, header.model_digest);
+    await assert.rejects(readIndex(bytes, m.name, digest), (error) => error instanceof IndexFileError && error.kind === m.error, m.name);
+  }
+});
+
+/**
+ * One index mutation of index.jsonl or compressed-index.jsonl applied to a copy of `data`: truncate, append,
+ * flip_byte, set_u16, set_u32 (then, with rehash, the last 32 bytes set to the sha256 of every byte before
+ * them), or expect_digest (another model digest to expect).
+ */
+function mutateIndex(data, m, modelDigest) {
+  let bytes = data.slice();
+  let digest = modelDigest;
+  if (m.op === "truncate") bytes = bytes.slice(0, m.bytes);
+  else if (m.op === "append") bytes = new Uint8Array([...bytes, ...new Uint8Array(m.bytes)]);
+  else if (m.op === "flip_byte") bytes[m.offset < 0 ? bytes.length + m.offset : m.offset] ^= 1;
+  else if (m.op === "set_u16") new DataView(bytes.buffer).setUint16(m.offset, m.value, true);
+  else if (m.op === "set_u32") new DataView(bytes.buffer).setUint32(m.offset, m.value, true);
+  else if (m.op === "expect_digest") digest = m.value;
+  else throw new Error(`unknown op ${m.op}`);
+  if (m.rehash) bytes.set(createHash("sha256").update(bytes.subarray(0, bytes.length - 32)).digest(), bytes.length - 32);
+  return { bytes, digest };
+}
+
+test("compressed index files: each loads, its sha256 the header's, and searches exactly as the vectors say", async () => {
+  const { header, cases } = vectors("compressed-index.jsonl");
+  const indexes = {};
+  for (const [name, file] of Object.entries(header.files)) {
+    const bytes = new Uint8Array(readFileSync(join(CONFORMANCE, file.file)));
+    assert.equal(createHash("sha256").update(bytes).digest("hex"), file.sha256, file.file);
+    const index = await readIndex(bytes, file.file, header.model_digest);
+    assert.ok(index instanceof CompressedIndex, file.file);
+    assert.deepEqual([index.bits, index.nprobe, index.candidates, index.dim, index.size],
+      [file.bits, file.nprobe, file.candidates, header.dim, header.documents], file.file);
+    assert.deepEqual(index.metadata, header.metadata);
+    assert.equal(index.modelDigest, header.model_digest);
+    indexes[name] = index;
+  }
+  assert.ok(cases.length >= 20 && cases.some((c) => c.query.length === 0) && cases.some((c) => c.nprobe !== undefined));
+  for (const c of cases) {
+    const options = {};
+    if (c.nprobe !== undefined) options.nprobe = c.nprobe;
+    if (c.candidates !== undefined) options.candidates = c.candidates;
+    const hits = indexes[c.file].search(fromRows(c.query, header.dim), c.k, options).map((h) => ({ index: h.index, score: h.score }));
+    assert.deepEqual(hits, c.hits, c.name);
+  }
+});
+
+test("compressed index files: each mutation gets its error kind, in one line", async () => {
+  const { header } = vectors("compressed-index.jsonl");
+  const data = new Uint8Array(readFileSync(join(CONFORMANCE, header.files["4bit"].file)));
+  assert.ok(header.mutations.some((m) => m.rehash) && header.mutations.some((m) => m.op === "set_u16"));
+  for (const m of header.mutations) {
+    const { bytes, digest } = mutateIndex(data, m, header.model_digest);
+    await assert.rejects(readIndex(bytes, m.name, digest), (error) => {
+      assert.ok(error instanceof IndexFileError, m.name);
+      assert.equal(error.kind, m.error, m.name);
+      assert.ok(!error.message.includes("\n"));
+      return true;
+    });
+  }
+});
+
+test("compressed index files: a file at an unaligned byte offset reads the same, and bad search options are refused", async () => {
+  const { header, cases } = vectors("compressed-index.jsonl");
+  const data = readFileSync(join(CONFORMANCE, header.files["2bit"].file));
+  const shifted = new Uint8Array(data.length + 3);
+  shifted.set(data, 3);
+  const index = await readIndex(shifted.subarray(3), "shifted", header.model_digest);
+  const c = cases.find((x) => x.file === "2bit" && x.hits.length > 1);
+  assert.deepEqual(index.search(fromRows(c.query, header.dim), c.k, { nprobe: c.nprobe, candidates: c.candidates })
+    .map((h) => ({ index: h.index, score: h.score })), c.hits);
+  assert.throws(() => index.search(fromRows(c.query, header.dim), 3, { nprobe: 0 }), RangeError);
+  assert.deepEqual(index.search(fromRows(c.query, header.dim), 0), []);
+});
+
+/** mulberry32: a seeded generator of numbers in [0, 1). @param {number} seed */
+function seeded(seed) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+/** IEEE half bits of a value exact in float16 (normal or zero). @param {number} x */
+function half(x) {
+  if (x === 0) return 0;
+  const e = Math.floor(Math.log2(Math.abs(x)));
+  return (x < 0 ? 0x8000 : 0) | ((e + 15) << 10) | ((Math.abs(x) / 2 ** e - 1) * 1024);
+}
+
+/**
+ * A compressed index file laid out from spec/bundle.md's tables (a test's own writer): each document a list of
+ * [code, buckets] vectors; the lists derived from the codes.
+ */
+function compressedFile({ dim, bits, centroids, cutoffs, weights, documents, nprobe, candidates }) {
+  const k = centroids.length;
+  const codes = documents.flatMap((d) => d.map(([c]) => c));
+  const lists = centroids.map((_, c) => documents.flatMap((d, i) => (d.some(([x]) => x === c) ? [i] : [])));
+  const meta = new TextEncoder().encode(JSON.stringify(documents.map((_, i) => i)));
+  const parts = [];
+  const u64 = (values) => { const b = new DataView(new ArrayBuffer(8 * values.length)); values.forEach((x, i) => b.setBigUint64(8 * i, BigInt(x), true)); return new Uint8Array(b.buffer); };
+  const typed = (Type, setter, values) => { const b = new DataView(new ArrayBuffer(Type * values.length)); values.forEach((x, i) => b[setter](Type * i, x, true)); return new Uint8Array(b.buffer); };
+  const header = new DataView(new ArrayBuffer(128));
+  new Uint8Array(header.buffer).set([0x43, 0x42, 0x49, 0x4e, 0x44, 0x45, 0x58, 0]);
+  [[8, 2], [12, dim], [16, bits], [20, 0], [80, k], [84, nprobe], [88, candidates], [92, 0]].forEach(([at, x]) => header.setUint32(at, x, true));
+  header.setBigUint64(24, BigInt(documents.length), true);
+  header.setBigUint64(32, BigInt(codes.length), true);
+  header.setBigUint64(40, BigInt(meta.length), true);
+  header.setBigUint64(96, BigInt(lists.flat().length), true);
+  parts.push(new Uint8Array(header.buffer));
+  parts.push(typed(2, "setUint16", centroids.flat().map(half)));
+  parts.push(typed(4, "setFloat32", [...cutoffs, ...weights]));
+  let total = 0;
+  parts.push(u64([0, ...documents.map((d) => (total += d.length))]));
+  parts.push(typed(2, "setUint16", codes));
+  const residuals = new Uint8Array(codes.length * dim * bits / 8);
+  documents.flat().forEach(([, buckets], t) => buckets.forEach((b, j) => {
+    residuals[t * dim * bits / 8 + Math.floor(j * bits / 8)] |= b << ((j * bits) % 8);
+  }));
+  parts.push(residuals);
+  total = 0;
+  parts.push(u64([0, ...lists.map((l) => (total += l.length))]));
+  parts.push(typed(4, "setUint32", lists.flat()));
+  parts.push(meta);
+  const chunks = [];
+  let length = 0;
+  for (const part of parts) {
+    const pad = (64 - (length % 64)) % 64;
+    if (length && pad) chunks.push(new Uint8Array(pad));
+    length += (length ? pad : 0) + part.length;
+    chunks.push(part);
+  }
+  const body = Buffer.concat(chunks);
+  return new Uint8Array(Buffer.concat([body, createHash("sha256").update(body).digest()]));
+}
+
+/** The five steps as plain loops, from the spec's text. */
+function plainSearch(file, query, k, nprobe, candidates) {
+  if (query.count === 0 || k <= 0) return [];
+  const { dim, centroids, weights, documents } = file;
+  const kk = centroids.length;
+  const vec = (rows) => fromRows(rows, dim);
+  const s = Array.from({ length: query.count }, (_, i) => centroids.map((c) => maxsim(vec([Array.from(query.data.subarray(i * dim, (i + 1) * dim))]), vec([c]))));
+  const probes = s.map((row) => Array.from(row.keys()).sort((a, b) => row[b] - row[a] || a - b).slice(0, Math.min(nprobe, kk)));
+  const score = new Map();
+  probes.forEach((probe, i) => documents.forEach((d, doc) => {
+    const held = probe.filter((c) => d.some(([x]) => x === c)).map((c) => s[i][c]);
+    if (held.length) score.set(doc, Math.fround((score.get(doc) ?? 0) + Math.max(...held)));
+  }));
+  const found = [...score.keys()].sort((a, b) => score.get(b) - score.get(a) || a - b).slice(0, candidates);
+  const scored = found.map((doc) => [doc, maxsim(query, vec(documents[doc].map(([c, buckets]) => buckets.map((b, j) => Math.fround(centroids[c][j] + weights[b])))))]);
+  return scored.sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, k).map(([index, score]) => ({ index, score }));
+}
+
+test("compressed index files: a file of many centroids and ties, 2 and 4 bits, searches as plain loops of the spec's steps", async () => {
+  const random = seeded(7);
+  const pick = (n) => Math.floor(random() * n);
+  for (const [bits, dim] of [[4, 6], [2, 12]]) {
+    const levels = 2 ** bits;
+    const centroids = Array.from({ length: 100 }, () => Array.from({ length: dim }, () => (pick(17) - 8) / 8));
+    const weights = Array.from({ length: levels }, (_, b) => (b - levels / 2) / 16);
+    const cutoffs = weights.slice(1);
+    const documents = Array.from({ length: 60 }, (_, i) => Array.from({ length: i % 13 === 5 ? 0 : 1 + pick(5) },
+      () => [pick(100), Array.from({ length: dim }, () => pick(levels))]));
+    const file = { dim, bits, centroids, cutoffs, weights, documents, nprobe: 3, candidates: 7 };
+    const index = await readIndex(compressedFile(file), `synthetic ${bits}-bit`);
+    assert.ok(index instanceof CompressedIndex);
+    for (let q = 0; q < 30; q++) {
+      const query = fromRows(Array.from({ length: pick(4) }, () => Array.from({ length: dim }, () => (pick(9) - 4) / 4)), dim);
+      for (const [nprobe, candidates, k] of [[undefined, undefined, 10], [1, 1, 5], [70, 20, 10], [100, 60, 60], [200, 3, 2]]) {
+        const got = index.search(query, k, { nprobe, candidates }).map((h) => ({ index: h.index, score: h.score }));
+        assert.deepEqual(got, plainSearch(file, query, k, nprobe ?? 3, candidates ?? 7), `${bits}-bit query ${q} nprobe ${nprobe}`);
+      }
+    }
+  }
+});
+
+test("compressed index files: step 2's sorted buffer and full sort choose the same centroids, ties to the lower id", () => {
+  const random = seeded(3);
+  for (let round = 0; round < 20; round++) {
+    const k = 50 + Math.floor(random() * 200);
+    const scores = Float32Array.from({ length: k + 5 }, () => Math.floor(random() * 9) / 4);
+    const from = 5;
+    const reference = Array.from({ length: k }, (_, c) => c).sort((a, b) => scores[from + b] - scores[from + a] || a - b);
+    for (const count of [1, 2, 8, 64, 65, Math.min(k, 100), k]) {
+      assert.deepEqual(Array.from(bestCentroids(scores, from, k, Math.min(count, k))), reference.slice(0, Math.min(count, k)), `${k} ${count}`);
+    }
   }
 });
 
