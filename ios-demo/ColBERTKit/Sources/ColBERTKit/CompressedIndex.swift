@@ -119,7 +119,7 @@ public struct CompressedColBERTIndex: Sendable {
             guard bits == 2 || bits == 4 else { throw corrupt("\(bits) bits per residual value; the format has 2 or 4") }
             guard flags == 0 else { throw corrupt("unknown flags \(flags)") }
             guard dim > 0, UInt64(dim) * UInt64(bits) % 8 == 0 else { throw corrupt("dim \(dim) at \(bits) bits does not fill whole bytes") }
-            guard k >= 1, k <= CompressedColBERTIndex.maxCentroids else { throw corrupt("\(k) centroids; the format has 1 to 65536") }
+            guard k >= 1, Int(k) <= CompressedColBERTIndex.maxCentroids else { throw corrupt("\(k) centroids; the format has 1 to 65536") }
             guard nprobe >= 1, candidates >= 1 else { throw corrupt("nprobe and candidates must be at least 1") }
             guard zero == 0 else { throw corrupt("the header's reserved field is not zero") }
             let (n, v, m, p) = (raw.le(UInt64.self, 24), raw.le(UInt64.self, 32), raw.le(UInt64.self, 40), raw.le(UInt64.self, 96))
