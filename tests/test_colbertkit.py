@@ -258,6 +258,28 @@ def test_search_ranks_as_the_python_runtime_and_reads_a_python_float16_index(cli
     assert [h["index"] for h in json.loads(result.stdout)["hits"]] == [h.index for h in expected]
 
 
+def test_search_reads_a_python_compressed_index(cli, search_replay, tmp_path):
+    """Compressed indexes (format 2, 4 and 2 bits) the Python runtime built of the sample corpus's kept vectors,
+    searched through the CLI: the documents Python's compressed search gives, and their scores."""
+    from runtimes.compressed_index import CompressedIndex
+
+    bundle, replay, documents = search_replay
+    runtime, corpus = runtimes.load(bundle), json.loads(SAMPLE_CORPUS.read_text())
+    query = parity_texts.QUERIES[0]
+    (q,) = runtime.encode_queries([query])
+    for bits in (4, 2):
+        path = tmp_path / f"python-{bits}bit.cbindex"
+        index = CompressedIndex.build(documents, corpus, runtime.model_digest, bits=bits, centroids=32, nprobe=4,
+                                      candidates=64)
+        index.save(path)
+        result = cli("search", "--bundle", str(bundle), "--corpus", str(SAMPLE_CORPUS), "--index", str(path),
+                     "--replay", str(replay), query)
+        assert result.returncode == 0, result.stderr
+        hits, expected = json.loads(result.stdout)["hits"], index.search(q, 10)
+        assert [h["index"] for h in hits] == [h.index for h in expected], bits
+        np.testing.assert_allclose([h["score"] for h in hits], [h.score for h in expected], rtol=1e-5)
+
+
 def test_search_refuses_bad_usage_another_corpus_and_a_corrupt_index(cli, search_replay, tmp_path):
     bundle, replay, _ = search_replay
     engine = ("--replay", str(replay))

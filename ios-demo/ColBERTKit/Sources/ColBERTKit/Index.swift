@@ -69,17 +69,10 @@ public struct ColBERTIndex: Sendable {
         try serialized().write(to: url, options: .atomic)
     }
 
-    /// Reads and checks an index file; with `modelDigest`, refuses one another model encoded (`other_model`).
+    /// Reads and checks an exact index file (`IndexFile.load` reads either kind); with `modelDigest`, refuses one another model encoded (`other_model`).
     public static func load(from url: URL, modelDigest: String? = nil) throws(IndexError) -> ColBERTIndex {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw IndexError(.unreadable, "\(url.path): cannot read it (\(error.localizedDescription))")
-        }
-        let index = try ColBERTIndex(serialized: data, where: url.path)
-        if let modelDigest, index.modelDigest != modelDigest.lowercased() {
-            throw IndexError(.otherModel, "\(url.path) was built with another model (digest \(index.modelDigest.prefix(12)), "
-                + "this bundle's is \(modelDigest.prefix(12))); rebuild it with this bundle")
-        }
+        let index = try ColBERTIndex(serialized: try IndexFile.read(url), where: url.path)
+        try IndexFile.check(digest: index.modelDigest, against: modelDigest, place: url.path)
         return index
     }
 
@@ -93,8 +86,10 @@ public struct ColBERTIndex: Sendable {
         guard bytes.starts(with: Self.magic) else { throw corrupt("not an index file") }
         let version = bytes.u32(8)
         guard version == Self.version else {
-            throw IndexError(.unknownVersion, "\(place) is index format \(version); ColBERTKit reads \(Self.version): "
-                + "rebuild the index or upgrade ColBERTKit")
+            throw IndexError(.unknownVersion, version == CompressedColBERTIndex.version
+                ? "\(place) is a compressed index (format \(version)), not an exact one (format \(Self.version)): open it with IndexFile.load"
+                : "\(place) is index format \(version); ColBERTKit reads \(Self.version) (exact) and \(CompressedColBERTIndex.version) "
+                + "(compressed): rebuild the index or upgrade ColBERTKit")
         }
         guard let dtype = DType(rawValue: bytes.u32(12)), bytes.u32(20) == 0, bytes.u32(16) > 0 else {
             throw corrupt("unknown dtype, flags or dim")

@@ -57,7 +57,8 @@ enum Commands {
     struct Hit: Encodable { var index: Int; var score: Float; var text: String }
     struct Found: Encodable { var hits: [Hit]; var milliseconds: Double }
 
-    /// The corpus indexed once (and saved to `--index`), then read from the index; the query encoded and searched.
+    /// The corpus indexed once (the exact file, saved to `--index`), then read from the index, exact or compressed;
+    /// the query encoded and searched.
     static func search(_ arguments: Arguments, _ bundle: ColBERTBundle) async throws(CLIError) {
         let corpusPath = try arguments.required("--corpus", "search takes --corpus FILE (a JSON array of texts) and a QUERY")
         guard arguments.texts.count == 1, let query = arguments.texts.first else {
@@ -74,20 +75,22 @@ enum Commands {
         let corpus = try Arguments.strings(items, corpusPath)
         let pipeline = ColBERTPipeline(tokenizer: ColBERTTokenizer(bundle: bundle), encoder: try await engine(arguments, bundle))
         let indexURL = arguments.options["--index"].map { URL(fileURLWithPath: $0) }
-        let index: ColBERTIndex
-        if let indexURL, FileManager.default.fileExists(atPath: indexURL.path) {
-            do { index = try ColBERTIndex.load(from: indexURL, modelDigest: bundle.modelDigest) } catch { throw .index(error) }
+        let index: IndexFile
+        if let indexURL, FileManager.default.fileExists(atPath: indexURL.path) {  // exact or compressed, by its version
+            do { index = try IndexFile.load(from: indexURL, modelDigest: bundle.modelDigest) } catch { throw .index(error) }
             guard index.metadata == corpus.map(JSONValue.string) else {
                 throw .input(kind: "input", "\(indexURL.path) indexes another corpus than \(corpusPath); delete it to rebuild")
             }
         } else {
             let documents = try await encode(pipeline, corpus, isQuery: false)
+            let exact: ColBERTIndex
             do {
-                index = try ColBERTIndex(documents: documents, metadata: corpus.map(JSONValue.string), modelDigest: bundle.modelDigest,
+                exact = try ColBERTIndex(documents: documents, metadata: corpus.map(JSONValue.string), modelDigest: bundle.modelDigest,
                                          dim: bundle.settings.dim)
             } catch { throw .index(error) }
+            index = .exact(exact)
             if let indexURL {
-                do { try index.save(to: indexURL) } catch { throw .input(kind: "input", "cannot write \(indexURL.path): \(error.localizedDescription)") }
+                do { try exact.save(to: indexURL) } catch { throw .input(kind: "input", "cannot write \(indexURL.path): \(error.localizedDescription)") }
             }
         }
         let clock = ContinuousClock()

@@ -10,6 +10,7 @@ import Foundation
 ///   selftest    the golden rule through the whole path; exit 1 when it fails. Core ML on Apple systems
 ///               (`--compute cpu|gpu|all`); `--replay FILE` (recorded encodings, a TEST DOUBLE) anywhere
 ///   search      --corpus FILE.json [--index FILE] [--k N] QUERY -> the top k; the index built once, saved, then read
+///               (an existing --index may be exact or compressed)
 /// Texts come as arguments or, when none are given, as a JSON array of strings on stdin.
 func run() async throws(CLIError) -> Int32 {
     let arguments = try Arguments(Array(CommandLine.arguments.dropFirst()))
