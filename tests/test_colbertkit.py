@@ -260,8 +260,7 @@ def test_search_ranks_as_the_python_runtime_and_reads_a_python_float16_index(cli
 
 def test_search_reads_a_python_compressed_index(cli, search_replay, tmp_path):
     """Compressed indexes (format 2, 4 and 2 bits) the Python runtime built of the sample corpus's kept vectors,
-    searched through the CLI: the documents Python's compressed search gives, and their scores. Not yet run
-    here before it landed; written by the Swift port's engineer."""
+    searched through the CLI: the documents Python's compressed search gives, and their scores."""
     from runtimes.compressed_index import CompressedIndex
 
     bundle, replay, documents = search_replay
