@@ -42,7 +42,7 @@ from typing import Sequence
 import numpy as np
 
 from . import codebook
-from .index import CHECKSUM, MAGIC, Hit, IndexFileError, save_atomically
+from .index import CHECKSUM, MAGIC, Hit, IndexFileError, read_metadata, read_offsets, save_atomically
 
 VERSION = 2
 BITS = (2, 4)
@@ -217,9 +217,7 @@ class CompressedIndex:
         centroids = array("centroids", "<f2", k * dim).reshape(k, dim)
         if not np.all(np.isfinite(centroids)):
             raise corrupt("a centroid is not finite")
-        offsets = array("offsets", "<u8", n + 1).astype(np.int64)
-        if offsets[0] != 0 or offsets[-1] != v or np.any(np.diff(offsets) < 0):
-            raise corrupt("document offsets out of order")
+        offsets = read_offsets(data, at["offsets"][0], n, v, corrupt)
         codes = array("codes", "<u2", v)
         if v and int(codes.max()) >= k:
             raise corrupt("a centroid id past the centroids")
@@ -234,12 +232,7 @@ class CompressedIndex:
         rising[ivf_offsets[1:-1][(ivf_offsets[1:-1] > 0) & (ivf_offsets[1:-1] < p)] - 1] = True  # list boundaries
         if not np.all(rising):
             raise corrupt("an inverted list is not ascending")
-        try:
-            metadata = json.loads(data[meta_at:meta_at + m].decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise corrupt("metadata is not UTF-8 JSON") from None
-        if not isinstance(metadata, list) or len(metadata) != n:
-            raise corrupt("metadata is not one entry per document")
+        metadata = read_metadata(data[meta_at:meta_at + m], n, corrupt)
         return cls(int(dim), int(bits), digest.hex(), centroids, cutoffs, weights, offsets, codes, residuals,
                    ivf_offsets, ivf, metadata, int(nprobe), int(candidates))
 

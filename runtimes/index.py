@@ -63,6 +63,25 @@ def save_atomically(path: Path, data: bytes) -> None:
         raise
 
 
+def read_offsets(data: bytes, at: int, n: int, v: int, corrupt) -> np.ndarray:
+    """The N + 1 u64 document offsets at `at`: from 0 to V, never decreasing (both index kinds)."""
+    offsets = np.frombuffer(data, "<u8", n + 1, at).astype(np.int64)
+    if offsets[0] != 0 or offsets[-1] != v or np.any(np.diff(offsets) < 0):
+        raise corrupt("document offsets out of order")
+    return offsets
+
+
+def read_metadata(raw: bytes, n: int, corrupt) -> list:
+    """The metadata: UTF-8 JSON, an array of one value per document (both index kinds)."""
+    try:
+        metadata = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise corrupt("metadata is not UTF-8 JSON") from None
+    if not isinstance(metadata, list) or len(metadata) != n:
+        raise corrupt("metadata is not one entry per document")
+    return metadata
+
+
 def _columns(rows: np.ndarray) -> np.ndarray:
     """[V, dim] float32, stored column-major: a search multiplies the query with runs of columns."""
     return np.ascontiguousarray(rows.T, dtype=np.float32).T
@@ -136,18 +155,11 @@ class Index:
         if hashlib.sha256(data[:-CHECKSUM]).digest() != data[-CHECKSUM:]:
             raise corrupt("checksum mismatch")
         start = HEADER.size
-        offsets = np.frombuffer(data, "<u8", n + 1, start).astype(np.int64)
-        if offsets[0] != 0 or offsets[-1] != v or np.any(np.diff(offsets) < 0):
-            raise corrupt("document offsets out of order")
+        offsets = read_offsets(data, start, n, v, corrupt)
         start += 8 * (n + 1)
         vectors = _columns(np.frombuffer(data, "<f4" if item == 4 else "<f2", v * dim, start).reshape(v, dim))
         start += v * dim * item
-        try:
-            metadata = json.loads(data[start:start + m].decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise corrupt("metadata is not UTF-8 JSON") from None
-        if not isinstance(metadata, list) or len(metadata) != n:
-            raise corrupt("metadata is not one entry per document")
+        metadata = read_metadata(data[start:start + m], n, corrupt)
         name = "float32" if dtype == 0 else "float16"
         return cls(int(dim), name, digest.hex(), offsets, vectors, metadata)
 

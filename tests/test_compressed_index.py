@@ -14,7 +14,7 @@ from export.gate import parity_texts
 from runtimes.compressed_index import CompressedIndex
 from runtimes.index import Index, IndexFileError, index_from_bytes, load_index
 from spec import oracle
-from tests.test_index import CONFORMANCE, SAMPLE_CORPUS, bundles, mutated  # noqa: F401 (bundles: a fixture)
+from tests.test_index import CONFORMANCE, SAMPLE_CORPUS, assert_mutations_get_their_kinds, bundles  # noqa: F401 (bundles: a fixture)
 
 
 def vectors_file() -> tuple[dict, list[dict]]:
@@ -44,18 +44,7 @@ def test_each_mutation_gets_its_error_kind(tmp_path):
     header, _ = vectors_file()
     data = (CONFORMANCE / header["files"]["4bit"]["file"]).read_bytes()
     assert len(header["mutations"]) == 16
-    for mutation in header["mutations"]:
-        path = tmp_path / f"{mutation['name']}.cbindex"
-        expected = header["model_digest"]
-        if mutation["op"] == "expect_digest":
-            path.write_bytes(data)
-            expected = mutation["value"]
-        else:
-            path.write_bytes(mutated(data, mutation))
-        with pytest.raises(IndexFileError) as error:
-            load_index(path, expected)
-        assert error.value.kind == mutation["error"], (mutation["name"], str(error.value))
-        assert "\n" not in str(error.value) and str(path) in str(error.value)
+    assert_mutations_get_their_kinds(header, data, tmp_path, load_index)
 
 
 def clustered(rng: np.random.Generator, documents: int, dim: int) -> list[np.ndarray]:

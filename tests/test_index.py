@@ -60,9 +60,9 @@ def _mutated(data: bytes, mutation: dict) -> bytes:
     raise ValueError(op)
 
 
-def test_each_index_mutation_gets_its_error_kind(tmp_path):
-    header, _ = vectors_file()
-    data = (CONFORMANCE / header["files"]["float32"]["file"]).read_bytes()
+def assert_mutations_get_their_kinds(header: dict, data: bytes, tmp_path: Path, load) -> None:
+    """Each of the header's mutations of `data`, loaded with `load(path, expected_digest)`: its error kind, in one
+    line naming the file."""
     for mutation in header["mutations"]:
         path = tmp_path / f"{mutation['name']}.cbindex"
         expected = header["model_digest"]
@@ -72,9 +72,15 @@ def test_each_index_mutation_gets_its_error_kind(tmp_path):
         else:
             path.write_bytes(mutated(data, mutation))
         with pytest.raises(IndexFileError) as error:
-            Index.load(path, expected)
+            load(path, expected)
         assert error.value.kind == mutation["error"], (mutation["name"], str(error.value))
         assert "\n" not in str(error.value) and str(path) in str(error.value)
+
+
+def test_each_index_mutation_gets_its_error_kind(tmp_path):
+    header, _ = vectors_file()
+    data = (CONFORMANCE / header["files"]["float32"]["file"]).read_bytes()
+    assert_mutations_get_their_kinds(header, data, tmp_path, Index.load)
 
 
 @pytest.fixture(scope="module")
