@@ -8,6 +8,8 @@ import numpy as np
 CHUNK = 16384  # vectors assigned per matrix product: [CHUNK, K] similarities at a time
 ITERATIONS = 10  # Lloyd steps: the centroids only seed the search, whose last step scores decompressed vectors
 SAMPLE_PER_CENTROID = 64  # k-means sample: about this many vectors per centroid, at most the corpus
+QUANTIZER_VALUES = 1 << 22  # residual values the quantizer is fitted on, at most
+LLOYD_ITERATIONS = 100  # residual quantizer refinements; each is a few binary searches over the sorted sample
 
 
 def default_centroids(vectors: int) -> int:
@@ -51,13 +53,27 @@ def train_centroids(sample: np.ndarray, k: int, seed: int, iterations: int = ITE
     return centroids
 
 
-def residual_buckets(residuals: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """Cutoffs (2^bits - 1, ascending) at the residual values' quantiles j / 2^bits, and each bucket's weight
-    (2^bits) at its middle quantile (j + 1/2) / 2^bits: every bucket holds about as many values."""
-    values = np.asarray(residuals, dtype=np.float64).ravel()
+def residual_buckets(residuals: np.ndarray, bits: int, iterations: int = LLOYD_ITERATIONS) -> tuple[np.ndarray,
+                                                                                                     np.ndarray]:
+    """Cutoffs (2^bits - 1, ascending) and weights (2^bits) of the scalar quantizer of least squared error over
+    the residual values (Lloyd-Max): started at the quantiles, then each weight the mean of its bucket's values
+    and each cutoff the midpoint of its neighbours' weights. On trained vectors this has a third of the squared
+    error of the quantiles' middles, whose outer buckets sit far inside the tails."""
+    values = np.asarray(residuals, dtype=np.float32).ravel()
+    values = np.sort(values[::max(1, -(-values.size // QUANTIZER_VALUES))])  # an even stride: deterministic, bounded
     levels = 1 << bits
     if values.size == 0:
         return np.zeros(levels - 1, np.float32), np.zeros(levels, np.float32)
-    cutoffs = np.quantile(values, np.arange(1, levels) / levels).astype(np.float32)
-    weights = np.quantile(values, (np.arange(levels) + 0.5) / levels).astype(np.float32)
-    return cutoffs, weights
+    sums = np.concatenate([[0.0], np.cumsum(values, dtype=np.float64)])
+    cutoffs = np.quantile(values, np.arange(1, levels) / levels)
+    weights = np.quantile(values, (np.arange(levels) + 0.5) / levels)
+    for _ in range(iterations):
+        edges = np.concatenate([[0], np.searchsorted(values, cutoffs, side="left"), [values.size]])
+        counts = np.diff(edges)
+        means = (sums[edges[1:]] - sums[edges[:-1]]) / np.maximum(counts, 1)
+        weights = np.where(counts > 0, means, weights)  # an empty bucket keeps its weight
+        moved = (weights[1:] + weights[:-1]) / 2
+        if np.array_equal(moved, cutoffs):
+            break
+        cutoffs = moved
+    return cutoffs.astype(np.float32), weights.astype(np.float32)

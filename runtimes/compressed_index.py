@@ -1,14 +1,14 @@
 """The compressed index file (spec/bundle.md, "Compressed index file"): each token vector stored as its nearest
-centroid's id and a 2- or 4-bit residual per dimension; a search scores centroids first, a few documents'
+centroid's id and a 2-, 4- or 8-bit residual per dimension; a search scores centroids first, a few documents'
 decompressed vectors last.
 
 Little-endian; every section starts at a multiple of 64 bytes, so that each maps as an array as it is:
 
     offset  size            field
     0       8               magic b"CBINDEX\\0"
-    8       4   u32         format version (2)
+    8       4   u32         format version (3)
     12      4   u32         dim
-    16      4   u32         bits per residual value: 2 or 4
+    16      4   u32         bits per residual value: 2, 4 or 8
     20      4   u32         flags (0)
     24      8   u64         documents N
     32      8   u64         vectors V
@@ -42,10 +42,10 @@ from typing import Sequence
 import numpy as np
 
 from . import codebook
-from .index import CHECKSUM, MAGIC, Hit, IndexFileError, read_metadata, read_offsets, save_atomically
+from .index import CHECKSUM, COMPRESSED_VERSION, MAGIC, Hit, IndexFileError, read_metadata, read_offsets, save_atomically
 
-VERSION = 2
-BITS = (2, 4)
+VERSION = COMPRESSED_VERSION
+BITS = (2, 4, 8)
 MAX_CENTROIDS = 65536  # ids are u16
 HEADER = struct.Struct("<8sIIIIQQQ32sIIIIQ24x")  # 128 bytes
 ALIGN = 64
@@ -121,7 +121,7 @@ class CompressedIndex:
               centroids: int | None = None, nprobe: int = DEFAULT_NPROBE, candidates: int = DEFAULT_CANDIDATES,
               seed: int = SEED) -> "CompressedIndex":
         if bits not in BITS:
-            raise ValueError(f"bits {bits}: choose 2 or 4")
+            raise ValueError(f"bits {bits}: choose 2, 4 or 8")
         if len(documents) != len(metadata):
             raise ValueError(f"{len(documents)} documents but {len(metadata)} metadata entries")
         if any(d.ndim != 2 for d in documents) or len({d.shape[1] for d in documents}) != 1:
@@ -245,9 +245,12 @@ class CompressedIndex:
         return _unpack_table(self.weights, self.bits)
 
     def decompress(self, rows: np.ndarray) -> np.ndarray:
-        """The vectors `rows` as a search scores them: the widened centroid plus the bucket's weight, one fp32 add."""
-        residual = self._table[self.residuals[rows]].reshape(len(rows), self.dim)
-        return self._widened[self.codes[rows]] + residual
+        """The vectors `rows` as a search scores them: the widened centroid plus the bucket's weight, one fp32 add,
+        then divided by the vector's length unless that is 0."""
+        vectors = self._widened[self.codes[rows]] + self._table[self.residuals[rows]].reshape(len(rows), self.dim)
+        lengths = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
+        np.divide(vectors, lengths[:, None], out=vectors, where=lengths[:, None] > 0)
+        return vectors
 
     def candidates_for(self, query: np.ndarray, nprobe: int) -> tuple[np.ndarray, np.ndarray]:
         """Steps 1 to 3: the documents holding a probed centroid, and each one's centroid score (fp32)."""

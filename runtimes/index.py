@@ -32,6 +32,7 @@ import numpy as np
 
 MAGIC = b"CBINDEX\0"
 VERSION = 1
+COMPRESSED_VERSION = 3  # runtimes.compressed_index; 2 was that format before its vectors were normalised
 DTYPES = {"float32": 0, "float16": 1}
 HEADER = struct.Struct("<8sIIIIQQQ32s")  # 80 bytes
 CHECKSUM = 32
@@ -144,7 +145,7 @@ class Index:
         if magic != MAGIC:
             raise corrupt("not an index file")
         if version != VERSION:
-            raise IndexFileError(f"{where} is index format {version}; this runtime reads 1 (exact) and 2 (compressed): "
+            raise IndexFileError(f"{where} is index format {version}; this runtime reads 1 (exact) and 3 (compressed): "
                                  "rebuild the index or upgrade the runtime", "unknown_version")
         if dtype not in DTYPES.values() or flags != 0 or dim == 0:
             raise corrupt("unknown dtype, flags or dim")
@@ -198,8 +199,8 @@ class Index:
 
 
 def index_from_bytes(data: bytes, where: str = "index"):
-    """An exact index (format 1) or a compressed one (format 2, runtimes.compressed_index), by the version field."""
-    if len(data) >= 12 and data[:8] == MAGIC and struct.unpack_from("<I", data, 8)[0] == 2:
+    """An exact index (format 1) or a compressed one (format 3, runtimes.compressed_index), by the version field."""
+    if len(data) >= 12 and data[:8] == MAGIC and struct.unpack_from("<I", data, 8)[0] == COMPRESSED_VERSION:
         from .compressed_index import CompressedIndex  # it builds on this module
 
         return CompressedIndex.from_bytes(data, where)

@@ -77,7 +77,7 @@ class ProgressBar:
 
 @dataclass(frozen=True)
 class IndexOptions:
-    """What `index` builds: the exact file (format 1, float32 or float16 vectors) or the compressed one (format 2)."""
+    """What `index` builds: the exact file (format 1, float32 or float16 vectors) or the compressed one (format 3)."""
     kind: str = "exact"
     dtype: str = "float32"
     bits: int = 4
@@ -96,9 +96,9 @@ def add_index_options(parser) -> None:
     """The options both `python -m runtimes index` and its alias `python -m export index` take."""
     parser.add_argument("--kind", default="exact", choices=KINDS,
                         help="exact: every vector (format 1, the reference); compressed: centroid ids and residuals "
-                             "(format 2, about 1/7 the size; searched centroids first)")
+                             "(format 3, about 1/7 the size at 4 bits; searched centroids first)")
     parser.add_argument("--dtype", default="float32", help="exact: float32 (default) or float16 (half the size)")
-    parser.add_argument("--bits", type=int, default=4, choices=BITS, help="compressed: residual bits (default 4)")
+    parser.add_argument("--bits", type=int, default=4, choices=BITS, help="compressed: residual bits: 2, 4 (default) or 8 (about 1/4 the size, the closest to exact)")
     parser.add_argument("--centroids", type=int, help="compressed: k-means centroids (default: near 4 sqrt(vectors))")
     parser.add_argument("--nprobe", type=int, default=DEFAULT_NPROBE,
                         help=f"compressed: centroids probed per query vector, stored as the default (default {DEFAULT_NPROBE})")
@@ -121,7 +121,7 @@ def _check(options: IndexOptions, out: Path) -> None:
     if options.dtype not in DTYPES:
         raise CorpusError(f"--dtype {options.dtype}: choose {' or '.join(DTYPES)}")
     if options.bits not in BITS:
-        raise CorpusError(f"--bits {options.bits}: choose 2 or 4")
+        raise CorpusError(f"--bits {options.bits}: choose 2, 4 or 8")
     if options.centroids is not None and not 1 <= options.centroids <= MAX_CENTROIDS:
         raise CorpusError(f"--centroids {options.centroids}: choose 1 to {MAX_CENTROIDS}")
     if options.nprobe < 1 or options.candidates < 1:

@@ -557,43 +557,79 @@ def compressed_layout(dim: int, bits: int, n: int, v: int, k: int, p: int) -> di
     return out
 
 
+EXACT_SQUARED_LENGTHS = (1 / 4, 1.0, 4.0, 16.0)  # lengths 1/2, 1, 2 and 4: dividing by them is exact
+
+
+def exact_length_buckets(rng: np.random.Generator, centroid: np.ndarray, weights: np.ndarray) -> list[int]:
+    """Bucket numbers whose decompressed vector (centroid + weights, values in 1/8 steps, each at most 3/2 in
+    magnitude) has a squared length in EXACT_SQUARED_LENGTHS: its length, and every value divided by it, are then
+    exact in fp32."""
+    allowed = [np.flatnonzero(np.abs(c + weights) <= 1.5) for c in centroid]
+    for _ in range(200):
+        buckets = np.stack([a[rng.integers(0, len(a), size=4096)] for a in allowed], axis=1)
+        squared = ((centroid + weights[buckets]).astype(np.float64) ** 2).sum(axis=1)
+        hits = np.flatnonzero(np.isin(squared, EXACT_SQUARED_LENGTHS))
+        if len(hits):
+            return [int(b) for b in buckets[hits[0]]]
+    raise AssertionError("no bucket draw gave an exact length: widen EXACT_SQUARED_LENGTHS or the weights")
+
+
 def write_compressed_index(out: Path) -> None:
-    """Two compressed files (4 and 2 bits) of 40 documents over 8 centroids, drawn as codes and bucket numbers:
-    centroids in 1/8 steps and weights in 1/16 steps make every decompressed value, dot product and score exact
-    in fp32, so ports agree to the bit on probes, candidates and hits."""
+    """Three compressed files (4, 2 and 8 bits) of 40 documents over 16 centroids, drawn as codes and bucket
+    numbers: centroids and weights in 1/8 steps, each vector's length a power of two (or 0), make every
+    decompressed value, dot product and score exact in fp32, so ports agree to the bit on probes, candidates and
+    hits. Centroids 3 and 4 are equal, so their scores tie: the probes' tie rule decides cases (asserted below),
+    and so does nprobe."""
     rng = np.random.default_rng(23)
-    dim, k, n = 16, 8, 40
-    centroids = (rng.integers(-8, 9, size=(k, dim)) / 8).astype(np.float32)
+    dim, k, n = 16, 16, 40
+    centroids = (rng.integers(-2, 3, size=(k, dim)) / 8).astype(np.float32)
+    centroids[4] = centroids[3]  # tied centroid scores for every query vector
+    centroids[7] = 0  # its vectors' values are the weights themselves; one of them is the zero vector
     counts = [int(rng.integers(0, 10)) for _ in range(n)]
     counts[11] = 0  # a document without vectors: in no list, never a hit
+    counts[9] = max(counts[9], 2)
     codes = [[int(c) for c in rng.integers(0, k, size=count)] for count in counts]
     codes[5] = [6] * counts[5]  # a document of one centroid
+    codes[9][0] = 7  # the zero vector's document
     metadata = [{"id": f"doc-{i}", "text": f"document {i}"} for i in range(n)]
-    queries = [exact_vectors(rng, int(rng.integers(1, 8)), dim) for _ in range(12)] + [np.zeros((0, dim), np.float32)]
+    queries = [exact_vectors(rng, int(rng.integers(1, 8)), dim) for _ in range(12)]
+    queries += [np.concatenate([centroids[3:4], exact_vectors(rng, 2, dim)]), np.zeros((0, dim), np.float32)]
+    settings = [(10, None, None), (3, None, None), (10, 1, 1), (40, 8, 40), (5, 3, 10), (10, 1, 40), (1, 2, 2)]
     files, cases, mutations = {}, [], []
-    for bits in (4, 2):
+    for bits in (4, 2, 8):
         levels = 1 << bits
-        weights = sorted(float(w) for w in rng.choice(np.arange(-8, 9) / 16, size=levels, replace=False))
+        if bits == 8:
+            weights = np.arange(-128, 128) / 8  # every 1/8 step in [-16, 16)
+        else:
+            others = [w for w in np.arange(-12, 13) / 8 if w != 0]
+            weights = np.sort(np.concatenate([[0.0], rng.choice(others, size=levels - 1, replace=False)]))
         cutoffs = [(a + b) / 2 for a, b in zip(weights, weights[1:])]
-        book = oracle.Codebook(centroids, cutoffs, weights, bits, nprobe=2, candidates=6)
-        buckets = [[[int(b) for b in rng.integers(0, levels, size=dim)] for _ in doc] for doc in codes]
-        codes_b, buckets_b = [list(c) for c in codes], [list(b) for b in buckets]
+        book = oracle.Codebook(centroids, cutoffs, [float(w) for w in weights], bits, nprobe=2, candidates=6)
+        codes_b = [list(c) for c in codes]
+        buckets_b = [[exact_length_buckets(rng, centroids[c], weights) for c in doc] for doc in codes_b]
+        buckets_b[9][0] = [int(np.flatnonzero(weights == 0)[0])] * dim  # centroid 7 plus zeros: the zero vector
         codes_b[29], buckets_b[29] = list(codes_b[17]), list(buckets_b[17])  # an exact tie, at every step
         name = f"small-compressed-{bits}bit.cbindex"
         data = oracle.compressed_index_bytes(codes_b, buckets_b, book, metadata, INDEX_DIGEST)
         (out / name).write_bytes(data)
         files[f"{bits}bit"] = {"file": name, "sha256": sha256_file(out / name), "bits": bits,
                                "nprobe": book.nprobe, "candidates": book.candidates}
-        settings = [(10, None, None), (3, None, None), (10, 1, 1), (40, 8, 40), (5, 3, 10), (1, 2, 2)]
+        swapped = [[{3: 4, 4: 3}.get(c, c) for c in doc] for doc in codes_b]  # the probes' ties broken upward
+        decided_by_ties = decided_by_nprobe = 0
         for i, query in enumerate(queries):
             top, nprobe, candidates = settings[i % len(settings)]
-            hits = oracle.compressed_search(query, codes_b, buckets_b, book, top, nprobe or book.nprobe,
-                                            candidates or book.candidates)
+            nprobe, candidates = nprobe or book.nprobe, candidates or book.candidates
+            hits = oracle.compressed_search(query, codes_b, buckets_b, book, top, nprobe, candidates)
+            decided_by_ties += hits != oracle.compressed_search(query, swapped, buckets_b, book, top, nprobe,
+                                                                candidates)
+            decided_by_nprobe += hits != oracle.compressed_search(query, codes_b, buckets_b, book, top, k,
+                                                                  candidates)
             case = {"name": f"{bits}bit-query-{i}", "file": f"{bits}bit", "query": query.tolist(), "k": top,
                     "hits": [{"index": d, "score": float(score)} for d, score in hits]}
-            if nprobe is not None:
+            if settings[i % len(settings)][1] is not None:
                 case |= {"nprobe": nprobe, "candidates": candidates}
             cases.append(case)
+        assert decided_by_ties and decided_by_nprobe, (bits, decided_by_ties, decided_by_nprobe)
         if bits == 4:
             v, p = sum(counts), sum(len({d for d in range(n) if c in codes_b[d]}) for c in range(k))
             at = compressed_layout(dim, bits, n, v, k, p)
@@ -606,6 +642,8 @@ def write_compressed_index(out: Path) -> None:
                 {"name": "extended", "op": "append", "bytes": 4, "error": "corrupt"},
                 {"name": "not-an-index", "op": "flip_byte", "offset": 0, "error": "corrupt"},
                 {"name": "unknown-version", "op": "set_u32", "offset": 8, "value": 99, "error": "unknown_version"},
+                {"name": "before-normalising", "op": "set_u32", "offset": 8, "value": 2, "rehash": True,
+                 "error": "unknown_version"},
                 {"name": "three-bits", "op": "set_u32", "offset": 16, "value": 3, "error": "corrupt"},
                 {"name": "no-centroids", "op": "set_u32", "offset": 80, "value": 0, "error": "corrupt"},
                 {"name": "nprobe-zero", "op": "set_u32", "offset": 84, "value": 0, "error": "corrupt"},
@@ -623,8 +661,8 @@ def write_compressed_index(out: Path) -> None:
                  "error": "other_model"},
             ]
     header = {"about": "Compressed index files (spec/bundle.md, 'Compressed index file') of seeded codes and "
-                       "buckets, searched in five steps; every value is exact in fp32, so hits and scores compare "
-                       "exactly. A case without nprobe and candidates uses the file's. Each mutation of the 4-bit "
+                       "buckets, searched in five steps; every value is exact in fp32 (each decompressed vector's "
+                       "length is 0 or a power of two), so hits and scores compare exactly. A case without nprobe and candidates uses the file's. Each mutation of the 4-bit "
                        "file gives its error kind on loading; with rehash, the file's last 32 bytes are then "
                        "set to the sha256 of every byte before them. set_u16 and set_u32 write little-endian.",
               "files": files, "model_digest": INDEX_DIGEST, "dim": dim, "documents": n, "metadata": metadata,

@@ -257,7 +257,7 @@ def search(query: np.ndarray, documents: Sequence[np.ndarray], k: int,
 
 # ---------------------------------------------------------------- compressed index file
 
-COMPRESSED_VERSION = 2
+COMPRESSED_VERSION = 3
 ALIGN = 64
 
 
@@ -285,9 +285,15 @@ def compress(documents: Sequence[np.ndarray], codes: Sequence[Sequence[int]], bo
 
 
 def decompress(code: int, buckets: Sequence[int], book: Codebook) -> np.ndarray:
-    """Decompressing: the centroid's values widened to fp32, plus the bucket's weight, one fp32 addition each."""
+    """Decompressing: the centroid's values widened to fp32, plus the bucket's weight, one fp32 addition each;
+    then each divided by the vector's length (squares summed in order, all in fp32), unless that is 0."""
     centroid = np.asarray(book.centroids[code], np.float16).astype(np.float32)
-    return np.array([centroid[j] + np.float32(book.weights[b]) for j, b in enumerate(buckets)], np.float32)
+    y = [np.float32(centroid[j] + np.float32(book.weights[b])) for j, b in enumerate(buckets)]
+    length = np.float32(0)
+    for value in y:
+        length = np.float32(length + np.float32(value * value))
+    length = np.float32(np.sqrt(length))
+    return np.array([value / length if length > 0 else value for value in y], np.float32)
 
 
 def _pad(out: bytearray) -> None:
