@@ -259,7 +259,7 @@ def test_search_ranks_as_the_python_runtime_and_reads_a_python_float16_index(cli
 
 
 def test_search_reads_a_python_compressed_index(cli, search_replay, tmp_path):
-    """Compressed indexes (format 2, 4 and 2 bits) the Python runtime built of the sample corpus's kept vectors,
+    """Compressed indexes (format 3; 4, 2 and 8 bits) the Python runtime built of the sample corpus's kept vectors,
     searched through the CLI: the documents Python's compressed search gives, and their scores."""
     from runtimes.compressed_index import CompressedIndex
 
@@ -267,7 +267,7 @@ def test_search_reads_a_python_compressed_index(cli, search_replay, tmp_path):
     runtime, corpus = runtimes.load(bundle), json.loads(SAMPLE_CORPUS.read_text())
     query = parity_texts.QUERIES[0]
     (q,) = runtime.encode_queries([query])
-    for bits in (4, 2):
+    for bits in (4, 2, 8):
         path = tmp_path / f"python-{bits}bit.cbindex"
         # every centroid probed and every document a candidate: near ties at the probe and candidate cut-offs
         # (numpy's sums against Swift's in-order ones) cannot differ; the conformance files test the pruning

@@ -1,17 +1,17 @@
 import Foundation
 
-/// A corpus in the spec's compressed index file (spec/bundle.md, "Compressed index file", index format 2): each
-/// token vector stored as a centroid id and a 2- or 4-bit residual bucket per dimension, searched by centroid
-/// scores first and by MaxSim over a few candidates' decompressed vectors last.
+/// A corpus in the spec's compressed index file (spec/bundle.md, "Compressed index file", index format 3): each
+/// token vector stored as a centroid id and a 2-, 4- or 8-bit residual bucket per dimension, searched by centroid
+/// scores first and by MaxSim over a few candidates' decompressed (and normalised) vectors last.
 ///
 /// Every table is read once, at load, into a contiguous array; a search allocates only its own scratch.
 public struct CompressedColBERTIndex: Sendable {
-    static let version: UInt32 = 2
+    static let version: UInt32 = 3
     static let headerSize = 128, checksumSize = 32, alignment = 64
     static let maxCentroids = 65536  // ids are u16
 
     public let dim: Int
-    public let bits: Int  // per residual value: 2 or 4
+    public let bits: Int  // per residual value: 2, 4 or 8
     public let modelDigest: String  // lowercase hex sha256 of the bundle that encoded it
     public let nprobe: Int  // the file's default: centroids probed per query vector
     public let candidates: Int  // the file's default: documents scored by MaxSim
@@ -48,6 +48,7 @@ public struct CompressedColBERTIndex: Sendable {
         func corrupt(_ reason: String) -> IndexError { IndexError(.corrupt, "\(place) is not a usable index (\(reason)); rebuild it") }
         let version = try IndexFile.version(data, place: place)
         guard version == Self.version else {
+            guard version == ColBERTIndex.version else { throw IndexFile.unknownVersion(version, place: place) }
             throw IndexError(.unknownVersion, "\(place) is index format \(version), not a compressed index (format "
                 + "\(Self.version)): open it with IndexFile.load")
         }
@@ -116,7 +117,7 @@ public struct CompressedColBERTIndex: Sendable {
         init(_ raw: UnsafeRawBufferPointer, size: Int, corrupt: (String) -> IndexError) throws(IndexError) {
             let (dim, bits, flags) = (raw.le(UInt32.self, 12), raw.le(UInt32.self, 16), raw.le(UInt32.self, 20))
             let (k, nprobe, candidates, zero) = (raw.le(UInt32.self, 80), raw.le(UInt32.self, 84), raw.le(UInt32.self, 88), raw.le(UInt32.self, 92))
-            guard bits == 2 || bits == 4 else { throw corrupt("\(bits) bits per residual value; the format has 2 or 4") }
+            guard bits == 2 || bits == 4 || bits == 8 else { throw corrupt("\(bits) bits per residual value; the format has 2, 4 or 8") }
             guard flags == 0 else { throw corrupt("unknown flags \(flags)") }
             guard dim > 0, UInt64(dim) * UInt64(bits) % 8 == 0 else { throw corrupt("dim \(dim) at \(bits) bits does not fill whole bytes") }
             guard k >= 1, Int(k) <= CompressedColBERTIndex.maxCentroids else { throw corrupt("\(k) centroids; the format has 1 to 65536") }
@@ -180,7 +181,8 @@ public struct CompressedColBERTIndex: Sendable {
         }
     }
 
-    /// [256 x (8 / bits)]: for each byte value, the weights of the buckets packed in it, lowest bits first.
+    /// [256 x (8 / bits)]: for each byte value, the weights of the buckets packed in it, lowest bits first (at 8
+    /// bits, the weights themselves).
     static func unpackTable(weights: [Float], bits: Int) -> [Float] {
         let per = 8 / bits, mask = (1 << bits) - 1
         var table: [Float] = []
@@ -193,7 +195,8 @@ public struct CompressedColBERTIndex: Sendable {
 
     // MARK: Decompressing
 
-    /// Document `i`'s vectors as a search scores them: the widened centroid plus its bucket's weight.
+    /// Document `i`'s vectors as a search scores them: the widened centroid plus its bucket's weight, divided by
+    /// the vector's length unless that is 0.
     public func document(_ i: Int) -> TokenVectors {
         var values = [Float](repeating: 0, count: (offsets[i + 1] - offsets[i]) * dim)
         values.withUnsafeMutableBufferPointer { out in
@@ -206,8 +209,10 @@ public struct CompressedColBERTIndex: Sendable {
         return TokenVectors(values: values, dim: dim)
     }
 
-    /// Runs `body` with a function that decompresses vector t into dim floats: for each dimension, one fp32
-    /// addition of the centroid's value and the bucket's weight, the buckets of a byte looked up at once.
+    /// Runs `body` with a function that decompresses vector t into dim floats, the spec's three steps in fp32:
+    /// y[j] = the centroid's value plus the bucket's weight (one addition; the buckets of a byte looked up at
+    /// once); n = the square root of the sum of y[j] * y[j] in order from +0, summed as y fills; then, if n > 0,
+    /// each y[j] divided by n (a division, not a multiplication by 1 / n, which can round differently).
     func withDecompressor<R>(_ body: ((Int, UnsafeMutableBufferPointer<Float>) -> Void) -> R) -> R {
         let per = 8 / bits, rowBytes = self.dim * bits / 8, dim = self.dim
         return centroids.withUnsafeBufferPointer { centroids in
@@ -216,10 +221,18 @@ public struct CompressedColBERTIndex: Sendable {
                     table.withUnsafeBufferPointer { table in
                         body { t, out in
                             let centroid = Int(codes[t]) * dim, row = t * rowBytes
+                            var squares: Float = 0
                             for b in 0 ..< rowBytes {
                                 let weights = Int(residuals[row + b]) * per, j = b * per
-                                for e in 0 ..< per { out[j + e] = centroids[centroid + j + e] + table[weights + e] }
+                                for e in 0 ..< per {
+                                    let y = centroids[centroid + j + e] + table[weights + e]
+                                    out[j + e] = y
+                                    squares += y * y
+                                }
                             }
+                            let n = squares.squareRoot()
+                            guard n > 0 else { return }
+                            for j in 0 ..< dim { out[j] /= n }
                         }
                     }
                 }

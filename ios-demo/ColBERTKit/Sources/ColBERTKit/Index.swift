@@ -86,10 +86,10 @@ public struct ColBERTIndex: Sendable {
         guard bytes.starts(with: Self.magic) else { throw corrupt("not an index file") }
         let version = bytes.u32(8)
         guard version == Self.version else {
-            throw IndexError(.unknownVersion, version == CompressedColBERTIndex.version
-                ? "\(place) is a compressed index (format \(version)), not an exact one (format \(Self.version)): open it with IndexFile.load"
-                : "\(place) is index format \(version); ColBERTKit reads \(Self.version) (exact) and \(CompressedColBERTIndex.version) "
-                + "(compressed): rebuild the index or upgrade ColBERTKit")
+            throw version == CompressedColBERTIndex.version
+                ? IndexError(.unknownVersion, "\(place) is a compressed index (format \(version)), not an exact one (format "
+                    + "\(Self.version)): open it with IndexFile.load")
+                : IndexFile.unknownVersion(version, place: place)
         }
         guard let dtype = DType(rawValue: bytes.u32(12)), bytes.u32(20) == 0, bytes.u32(16) > 0 else {
             throw corrupt("unknown dtype, flags or dim")

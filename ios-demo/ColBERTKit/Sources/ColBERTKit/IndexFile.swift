@@ -1,7 +1,8 @@
 import Foundation
 
 /// An index file of either kind (spec/bundle.md, "Index file" and "Compressed index file"), chosen by its
-/// format version: 1 the exact file, 2 the compressed one.
+/// format version: 1 the exact file, 3 the compressed one (2, the compressed format before decompressed vectors
+/// were normalised, is `unknown_version` like any other).
 public enum IndexFile: Sendable {
     case exact(ColBERTIndex)
     case compressed(CompressedColBERTIndex)
@@ -19,9 +20,7 @@ public enum IndexFile: Sendable {
         switch try Self.version(data, place: place) {
         case ColBERTIndex.version: self = .exact(try ColBERTIndex(serialized: data, where: place))
         case CompressedColBERTIndex.version: self = .compressed(try CompressedColBERTIndex(serialized: data, where: place))
-        case let version:
-            throw IndexError(.unknownVersion, "\(place) is index format \(version); ColBERTKit reads \(ColBERTIndex.version) (exact) "
-                + "and \(CompressedColBERTIndex.version) (compressed): rebuild the index or upgrade ColBERTKit")
+        case let version: throw Self.unknownVersion(version, place: place)
         }
     }
 
@@ -79,6 +78,16 @@ public enum IndexFile: Sendable {
         }
         guard head.count == 12 else { throw IndexError(.corrupt, "\(place) is not a usable index (truncated header); rebuild it") }
         return head.u32(8)
+    }
+
+    /// `unknown_version` for a format neither reader knows; format 2 (the compressed file before its decompressed
+    /// vectors were normalised) would search differently, so it is rebuilt, not read.
+    static func unknownVersion(_ version: UInt32, place: String) -> IndexError {
+        let known = "ColBERTKit reads \(ColBERTIndex.version) (exact) and \(CompressedColBERTIndex.version) (compressed)"
+        return version == 2
+            ? IndexError(.unknownVersion, "\(place) is a compressed index of format 2, from before decompressed vectors were "
+                + "normalised; \(known): rebuild it")
+            : IndexError(.unknownVersion, "\(place) is index format \(version); \(known): rebuild the index or upgrade ColBERTKit")
     }
 
     /// `other_model` unless the index was built with the bundle whose digest is `expected` (when given).
