@@ -6,17 +6,19 @@ import kotlinx.serialization.json.JsonElement
 import java.nio.ByteBuffer
 import java.nio.ByteOrder
 import java.security.MessageDigest
+import kotlin.math.sqrt
 
 /**
- * The spec's compressed index file (spec/bundle.md, "Compressed index file", format 2): each vector stored as a
- * centroid id and a 2- or 4-bit residual bucket per dimension; a search scores centroids first and decompresses
- * only its candidates' vectors. The small tables (centroids widened to fp32, weights, offsets, codes, inverted
- * lists) are held as primitive arrays; the packed residuals stay where the file was read (memory-mapped by
- * [SearchIndex.load]). Immutable; searches may run concurrently.
+ * The spec's compressed index file (spec/bundle.md, "Compressed index file", format 3): each vector stored as a
+ * centroid id and a 2-, 4- or 8-bit residual bucket per dimension; a search scores centroids first and decompresses
+ * only its candidates' vectors (centroid plus weight, divided by the vector's fp32 length). The small tables
+ * (centroids widened to fp32, weights, offsets, codes, inverted lists) are held as primitive arrays; the packed
+ * residuals stay where the file was read (memory-mapped by [SearchIndex.load]). Immutable; searches may run
+ * concurrently.
  */
 class CompressedIndex private constructor(
     override val dim: Int,
-    /** Bits per residual value: 2 or 4. */
+    /** Bits per residual value: 2, 4 or 8. */
     val bits: Int,
     override val modelDigest: String,
     /** The search's defaults, from the file. */
@@ -44,7 +46,7 @@ class CompressedIndex private constructor(
     private val rowBytes = dim * bits / 8
     private val perByte = 8 / bits
 
-    /** A byte of packed buckets -> the weights of its [perByte] values, lowest bits first. */
+    /** A byte of packed buckets -> the weights of its [perByte] values (4, 2 or 1), lowest bits first. */
     private val table = FloatArray(256 * perByte).also { t ->
         val mask = (1 shl bits) - 1
         for (byte in 0 until 256) for (m in 0 until perByte) t[byte * perByte + m] = weights[(byte ushr (m * bits)) and mask]
@@ -129,17 +131,29 @@ class CompressedIndex private constructor(
         }
     }
 
-    /** Vectors [start] until [start] + [count], from their [packed] rows, into [out] row-major: centroid + weight. */
+    /**
+     * Vectors [start] until [start] + [count], from their [packed] rows, into [out] row-major, as the spec
+     * decompresses them in fp32: y = centroid + weight, the length n summed over y·y in dimension order while y is
+     * filled, then each y divided by n unless n is 0.
+     */
     private fun decompress(start: Int, count: Int, packed: ByteArray, out: FloatArray) {
         for (t in 0 until count) {
             val cb = (codes[start + t].toInt() and 0xFFFF) * dim
             val pb = t * rowBytes
-            var o = t * dim
+            val ob = t * dim
+            var o = ob
             var j = cb
+            var squares = 0f
             for (r in 0 until rowBytes) {
                 val tb = (packed[pb + r].toInt() and 0xFF) * perByte
-                for (m in 0 until perByte) out[o++] = centroids[j++] + table[tb + m]
+                for (m in 0 until perByte) {
+                    val y = centroids[j++] + table[tb + m]
+                    out[o++] = y
+                    squares += y * y
+                }
             }
+            val length = sqrt(squares)
+            if (length > 0f) for (i in ob until ob + dim) out[i] /= length
         }
     }
 
@@ -152,7 +166,14 @@ class CompressedIndex private constructor(
     }
 
     companion object {
-        const val VERSION = 2
+        const val VERSION = 3
+
+        /** The compressed file before decompressed vectors were normalised: an unknown version now. */
+        internal const val UNNORMALISED_VERSION = 2
+
+        internal fun unnormalised(where: String) = IndexException.UnknownVersion("$where is compressed index format " +
+            "$UNNORMALISED_VERSION, from before decompressed vectors were normalised (this library reads $VERSION): rebuild it")
+
         private const val HEADER = 128
         private const val ALIGN = 64
         private const val CHECKSUM = 32
@@ -174,6 +195,7 @@ class CompressedIndex private constructor(
             }
             if (size < 12) throw corrupt("truncated header")
             val version = b.getInt(8).toUInt()
+            if (version == UNNORMALISED_VERSION.toUInt()) throw unnormalised(where)
             if (version != VERSION.toUInt()) {
                 throw IndexException.UnknownVersion("$where is index format $version, not a compressed index ($VERSION): " +
                     "read it with SearchIndex.load, or rebuild it")
@@ -182,7 +204,7 @@ class CompressedIndex private constructor(
             fun u32(at: Int): Long = b.getInt(at).toUInt().toLong()
             val dim = u32(12)
             val bits = u32(16)
-            if (bits != 2L && bits != 4L) throw corrupt("$bits bits per residual value; 2 or 4 are known")
+            if (bits != 2L && bits != 4L && bits != 8L) throw corrupt("$bits bits per residual value; 2, 4 or 8 are known")
             if (u32(20) != 0L) throw corrupt("unknown flags")
             if (dim == 0L || dim * bits % 8 != 0L) throw corrupt("dim $dim at $bits bits does not fill whole bytes")
             val k = u32(80)
