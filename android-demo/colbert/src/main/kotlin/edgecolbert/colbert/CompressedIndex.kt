@@ -79,30 +79,44 @@ class CompressedIndex private constructor(
             }
         }
 
-        // 2 and 3. each query vector's probes, best first (ties to the lower id); each document in a probed list
-        // gains, once per query vector, the score of the first (so the highest) probe that lists it
+        // 2. each query vector's probes, best first (ties to the lower id)
         val probeCount = minOf(nprobe, kc)
         val keys = LongArray(kc)
-        val approx = FloatArray(size)
-        val lastAdded = IntArray(size).also { it.fill(-1) } // the query vector that last added to the document
-        var found = IntArray(minOf(size, 64))
-        var foundCount = 0
-        for (i in 0 until nq) {
+        val probes = Array(nq) { i ->
             val row = i * kc
             for (c in 0 until kc) keys[c] = Ranking.key(s[row + c], c)
-            for (key in Ranking.smallest(keys, kc, probeCount)) {
-                val c = Ranking.index(key)
+            IntArray(probeCount).also { out -> Ranking.smallest(keys, kc, probeCount).forEachIndexed { n, key -> out[n] = Ranking.index(key) } }
+        }
+
+        // 3. the documents in any probed list; then, per query vector in order, each one gains the score of the
+        // first (so the highest) probe that lists it, or the query vector's lowest probed score if none does
+        val listed = BooleanArray(size)
+        var found = IntArray(minOf(size, 64))
+        var foundCount = 0
+        for (probe in probes) for (c in probe) for (e in listOffsets[c] until listOffsets[c + 1]) {
+            val d = lists[e]
+            if (listed[d]) continue
+            listed[d] = true
+            if (foundCount == found.size) found = found.copyOf(minOf(size, found.size * 2))
+            found[foundCount++] = d
+        }
+        val approx = FloatArray(size)
+        val best = FloatArray(size)
+        val bestFor = IntArray(size).also { it.fill(-1) } // the query vector whose best probe score `best` holds
+        for (i in 0 until nq) {
+            val row = i * kc
+            val probe = probes[i]
+            for (c in probe) {
                 val score = s[row + c]
                 for (e in listOffsets[c] until listOffsets[c + 1]) {
                     val d = lists[e]
-                    if (lastAdded[d] == i) continue
-                    if (lastAdded[d] < 0) {
-                        if (foundCount == found.size) found = found.copyOf(minOf(size, found.size * 2))
-                        found[foundCount++] = d
-                    }
-                    lastAdded[d] = i
-                    approx[d] += score
+                    if (bestFor[d] != i) { bestFor[d] = i; best[d] = score }
                 }
+            }
+            val lowest = s[row + probe[probeCount - 1]]
+            for (n in 0 until foundCount) {
+                val d = found[n]
+                approx[d] += if (bestFor[d] == i) best[d] else lowest
             }
         }
 
