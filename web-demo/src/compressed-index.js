@@ -311,23 +311,37 @@ export class CompressedIndex {
     for (let i = 0; i < nq; i++) {
       for (let c = 0; c < k; c++) s[i * k + c] = dot(q, i * dim, centroids, c * dim, dim);
     }
-    const approx = new Float32Array(this.size);
-    const seen = new Int32Array(this.size).fill(-1); // the last query vector that added to each document
-    const found = [];
     const probes = Math.min(nprobe, k);
+    const chosen = []; // step 2: each query vector's probes, best first
+    const listed = new Uint8Array(this.size);
+    const found = [];
+    for (let i = 0; i < nq; i++) {
+      const probe = bestCentroids(s, i * k, k, probes);
+      chosen.push(probe);
+      for (const c of probe) {
+        for (let e = lists[c], end = lists[c + 1]; e < end; e++) {
+          const doc = entries[e];
+          if (!listed[doc]) { listed[doc] = 1; found.push(doc); }
+        }
+      }
+    }
+    // Step 3: per query vector in order, every listed document adds the first (so the highest) probed score whose
+    // list holds it, or the query vector's lowest probed score if none does.
+    const approx = new Float32Array(this.size);
+    const best = new Float32Array(this.size);
+    const bestFor = new Int32Array(this.size).fill(-1); // the query vector whose score `best` holds
     for (let i = 0; i < nq; i++) {
       const from = i * k;
-      // Step 2, best first; step 3: the first probed list that holds a document gives its highest S[i][c].
-      for (const c of bestCentroids(s, from, k, probes)) {
+      const probe = chosen[i];
+      for (const c of probe) {
         const score = s[from + c];
         for (let e = lists[c], end = lists[c + 1]; e < end; e++) {
           const doc = entries[e];
-          if (seen[doc] === i) continue;
-          if (seen[doc] === -1) found.push(doc);
-          seen[doc] = i;
-          approx[doc] += score; // fp32: the sum of two fp32 values, rounded by the store
+          if (bestFor[doc] !== i) { bestFor[doc] = i; best[doc] = score; }
         }
       }
+      const lowest = s[from + probe[probe.length - 1]];
+      for (const doc of found) approx[doc] += bestFor[doc] === i ? best[doc] : lowest; // fp32 by the store
     }
     const documents = Uint32Array.from(found);
     documents.sort((a, b) => approx[b] - approx[a] || a - b); // step 4

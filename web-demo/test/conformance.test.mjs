@@ -320,10 +320,11 @@ function plainSearch(file, query, k, nprobe, candidates) {
   const vec = (rows) => fromRows(rows, dim);
   const s = Array.from({ length: query.count }, (_, i) => centroids.map((c) => maxsim(vec([Array.from(query.data.subarray(i * dim, (i + 1) * dim))]), vec([c]))));
   const probes = s.map((row) => Array.from(row.keys()).sort((a, b) => row[b] - row[a] || a - b).slice(0, Math.min(nprobe, kk)));
-  const score = new Map();
-  probes.forEach((probe, i) => documents.forEach((d, doc) => {
-    const held = probe.filter((c) => d.some(([x]) => x === c)).map((c) => s[i][c]);
-    if (held.length) score.set(doc, Math.fround((score.get(doc) ?? 0) + Math.max(...held)));
+  const listed = documents.flatMap((d, doc) => (probes.some((probe) => probe.some((c) => d.some(([x]) => x === c))) ? [doc] : []));
+  const score = new Map(listed.map((doc) => [doc, 0]));
+  probes.forEach((probe, i) => listed.forEach((doc) => {
+    const held = probe.filter((c) => documents[doc].some(([x]) => x === c)).map((c) => s[i][c]);
+    score.set(doc, Math.fround(score.get(doc) + (held.length ? Math.max(...held) : s[i][probe[probe.length - 1]])));
   }));
   const found = [...score.keys()].sort((a, b) => score.get(b) - score.get(a) || a - b).slice(0, candidates);
   const scored = found.map((doc) => [doc, maxsim(query, vec(documents[doc].map(([c, buckets]) => plainDecompress(centroids[c], weights, buckets))))]);
