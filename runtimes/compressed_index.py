@@ -253,7 +253,8 @@ class CompressedIndex:
         return vectors
 
     def candidates_for(self, query: np.ndarray, nprobe: int) -> tuple[np.ndarray, np.ndarray]:
-        """Steps 1 to 3: the documents holding a probed centroid, and each one's centroid score (fp32)."""
+        """Steps 1 to 3: the documents holding a probed centroid, and each one's centroid score (fp32): per query
+        vector, its best probed centroid's score, or the lowest probed score where it holds none."""
         scores = query @ self._widened.T  # [query vectors, K]
         probes = _best(scores, min(nprobe, len(self.centroids)))
         approx = np.zeros(len(self), dtype=np.float32)
@@ -262,7 +263,9 @@ class CompressedIndex:
             lengths = self.ivf_offsets[probe + 1] - self.ivf_offsets[probe]
             docs = np.concatenate([self.ivf[self.ivf_offsets[c]:self.ivf_offsets[c + 1]] for c in probe])
             docs, first = np.unique(docs, return_index=True)  # probes run best first: the first is the best
-            approx[docs] += np.repeat(row[probe], lengths)[first]
+            added = np.full(len(self), row[probe[-1]], dtype=np.float32)  # outside every probe: the lowest probed
+            added[docs] = np.repeat(row[probe], lengths)[first]
+            approx += added
             touched[docs] = True
         found = np.flatnonzero(touched)
         return found, approx[found]

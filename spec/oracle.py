@@ -346,12 +346,12 @@ def compressed_search(query: np.ndarray, codes: Sequence[Sequence[int]], buckets
     kk = len(centroids)
     s = [[fp32_sum(q * centroids[c]) for c in range(kk)] for q in query]  # step 1
     probes = [sorted(range(kk), key=lambda c: -row[c])[:min(nprobe, kk)] for row in s]  # step 2, stable
-    score: dict[int, np.float32] = {}
+    listed = [d for d in range(len(codes)) if any(c in codes[d] for probe in probes for c in probe)]
+    score = {d: np.float32(0) for d in listed}
     for i, probe in enumerate(probes):  # step 3
-        for d in range(len(codes)):
+        for d in listed:
             held = [s[i][c] for c in probe if c in codes[d]]
-            if held:
-                score[d] = np.float32(score.get(d, np.float32(0)) + np.float32(max(held)))
+            score[d] = np.float32(score[d] + np.float32(max(held) if held else s[i][probe[-1]]))
     found = sorted(score, key=lambda d: (-score[d], d))[:candidates]  # step 4
     scored = [(d, maxsim(query, np.array([decompress(c, b, book) for c, b in zip(codes[d], buckets[d])],
                                          np.float32).reshape(-1, centroids.shape[1]))) for d in found]  # step 5

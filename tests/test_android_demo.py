@@ -114,6 +114,37 @@ def test_cli_search_ranks_as_the_python_runtime(colbert_cli, trained_run, tmp_pa
     assert [h["index"] for h in json.loads(result.stdout)["hits"]] == [h.index for h in expected]
 
 
+def test_cli_search_reads_a_python_compressed_index(colbert_cli, trained_run, tmp_path):
+    """Compressed indexes (format 3: 4, 2 and 8 bits) the Python runtime built of the sample corpus, searched
+    through the CLI: the documents Python's compressed search gives, and their scores (each side encodes the query
+    itself, so the scores agree to the fp32 tier, not bit for bit); and a format 2 file refused."""
+    from runtimes.compressed_index import CompressedIndex
+
+    bundle = trained_run.bundle("onnx", "fp32")
+    runtime, corpus = runtimes.load(bundle), json.loads(SAMPLE_CORPUS.read_text())
+    documents, query = runtime.encode_documents(corpus), parity_texts.QUERIES[0]
+    (q,) = runtime.encode_queries([query])
+    search = ("search", "--bundle", str(bundle), "--corpus", str(SAMPLE_CORPUS))
+    for bits in (4, 2, 8):
+        path = tmp_path / f"python-{bits}bit.cbindex"
+        # every centroid probed and every document a candidate: near ties at the probe and candidate cut-offs
+        # (numpy's sums against Kotlin's in-order ones) cannot differ; the conformance files test the pruning
+        index = CompressedIndex.build(documents, corpus, runtime.model_digest, bits=bits, centroids=32, nprobe=32,
+                                      candidates=len(corpus))
+        index.save(path)
+        result = cli(*search, "--index", str(path), query)
+        assert result.returncode == 0, result.stderr
+        hits, expected = json.loads(result.stdout)["hits"], index.search(q, 10)
+        assert [h["index"] for h in hits] == [h.index for h in expected], bits
+        np.testing.assert_allclose([h["score"] for h in hits], [h.score for h in expected], rtol=1e-4)
+    data = bytearray(path.read_bytes())
+    data[8:12] = (2).to_bytes(4, "little")  # format 2: the file before decompressed vectors were normalised
+    path.write_bytes(bytes(data))
+    refused = cli(*search, "--index", str(path), query)
+    assert refused.returncode == 1 and refused.stderr.startswith("error: unknown_version:"), refused.stderr
+    assert str(path) in refused.stderr
+
+
 def test_cli_refuses_a_tampered_bundle_naming_the_file_and_bad_usage(colbert_cli, trained_run, tmp_path):
     port_cli.refuses_a_tampered_bundle_naming_the_file(cli, shutil.copytree(trained_run.bundle("onnx", "int8"),
                                                                                tmp_path / "bundle"))

@@ -76,3 +76,25 @@ def test_core_ml_rows_are_skipped_off_macos_saying_why(mxbai_run, capsys):
     assert main(bench(str(mxbai_run.bundle("coreml")), str(mxbai_run.bundle("onnx")))) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("coreml fp32"))
     assert "Core ML runs only on macOS" in row
+
+
+def test_compressed_at_sets_every_index_kind_beside_the_exact_file(mxbai_run):
+    """--compressed-at's worker: per corpus size the exact file (the reference: agreement 1) and every compressed
+    kind at each candidate count, their sizes as the spec lays them out, in one table."""
+    from export.tools.bench import index_kinds, index_table
+    from export.tools.bench_index import CANDIDATES, KINDS
+
+    result = index_kinds(mxbai_run.bundle("onnx"), [40, 80], log=lambda message: None)
+    meta, rows = result[0], result[1:]
+    compressed = sum(kind == "compressed" for kind, _, _ in KINDS)
+    assert meta["queries"] == 100 and len(rows) == 2 * (len(KINDS) - compressed + compressed * len(CANDIDATES))
+    for size in (40, 80):
+        mine = [r for r in rows if r["documents"] == size]
+        exact = {r["detail"]: r for r in mine if r["kind"] == "exact"}
+        assert exact["float32"]["top10_agreement"] == 1.0 and exact["float16"]["top10_agreement"] > 0.95
+        assert exact["float16"]["bytes"] < 0.6 * exact["float32"]["bytes"]
+        bits = {int(r["detail"].split("-bit")[0]): r["bytes"] for r in mine if r["kind"] == "compressed"}
+        assert bits[2] < bits[4] < bits[8] < exact["float16"]["bytes"]
+        assert all(0 < r["top10_agreement"] <= 1 and r["search_p50_ms"] > 0 for r in mine)
+    table = index_table(result)
+    assert "8-bit" in table and "512 candidates" in table and "top-10 vs exact" in table

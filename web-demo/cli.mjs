@@ -83,7 +83,8 @@ async function search(model, { options, positional }) {
   const indexPath = options["--index"];
   let index;
   if (indexPath && (await stat(indexPath).catch(() => null))) {
-    index = await readIndex(new Uint8Array(await readFile(indexPath)), indexPath, model.bundle.modelDigest); // either kind
+    // either kind: the exact file (format 1) or the compressed one (format 3); format 2 is unknown_version
+    index = await readIndex(new Uint8Array(await readFile(indexPath)), indexPath, model.bundle.modelDigest);
     if (JSON.stringify(index.metadata) !== JSON.stringify(corpus)) {
       throw new IndexFileError("other_model", `${indexPath} was built for another corpus; delete it to rebuild`);
     }

@@ -1,6 +1,7 @@
 /**
- * The compressed index file of spec/bundle.md, "Compressed index file" (index format version 2): read and
- * search. Each vector is stored as a centroid id (u16) and, per dimension, a 2- or 4-bit residual bucket.
+ * The compressed index file of spec/bundle.md, "Compressed index file" (index format version 3): read and
+ * search. Each vector is stored as a centroid id (u16) and, per dimension, a 2-, 4- or 8-bit residual bucket;
+ * decompressed, it is the centroid plus the buckets' weights divided by its own fp32 length (unless 0).
  * Little-endian; a 128-byte header, then centroids (float16), buckets (float32 cutoffs then weights),
  * document offsets (u64), codes (u16), packed residuals, inverted-list offsets (u64), inverted lists (u32)
  * and the metadata (UTF-8 JSON), each at the next multiple of 64 bytes, then the sha256 of every byte before.
@@ -12,7 +13,11 @@ import { IndexFileError } from "./errors.js";
 import { sha256 } from "./sha256.js";
 import { CHECKSUM, MAGIC, halfToFloat, hex } from "./vector-index.js";
 
-const VERSION = 2;
+/** The index format version of this file kind. */
+export const COMPRESSED_VERSION = 3;
+/** Format 2: this file's layout before decompressed vectors were normalised; refused as `unknown_version`. */
+const UNNORMALISED = 2;
+const BITS = [2, 4, 8];
 const HEADER = 128;
 const ALIGN = 64;
 const MAX_CENTROIDS = 65536;
@@ -79,7 +84,8 @@ function monotone(offsets, last) {
 }
 
 /**
- * [256 * (8 / bits)] float32: the weights of the values packed in each byte, lowest bits first.
+ * [256 * (8 / bits)] float32: the weights of the values packed in each byte, lowest bits first (at 8 bits,
+ * the weights themselves).
  * @param {Float32Array} weights @param {number} bits
  */
 function unpackTable(weights, bits) {
@@ -149,7 +155,7 @@ export class CompressedIndex {
    */
   constructor(parts) {
     /** @type {number} */ this.dim = parts.dim;
-    /** @type {number} bits per residual value, 2 or 4 */ this.bits = parts.bits;
+    /** @type {number} bits per residual value, 2, 4 or 8 */ this.bits = parts.bits;
     /** @type {"compressed"} */ this.dtype = "compressed";
     /** @type {string} */ this.modelDigest = parts.modelDigest;
     /** @type {Float32Array} [K * dim], widened from float16 */ this.centroids = parts.centroids;
@@ -189,8 +195,11 @@ export class CompressedIndex {
     if (data.byteOffset % 8 !== 0) data = data.slice(); // typed views need aligned offsets
     const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     const version = view.getUint32(8, true);
-    if (version !== VERSION) {
-      throw new IndexFileError("unknown_version", `${where} is index format ${version}; this runtime reads 1 (exact) and 2 (compressed): rebuild the index or upgrade the runtime`);
+    if (version === UNNORMALISED) {
+      throw new IndexFileError("unknown_version", `${where} is compressed index format 2, from before decompressed vectors were normalised; this runtime reads 1 (exact) and 3 (compressed): rebuild the index`);
+    }
+    if (version !== COMPRESSED_VERSION) {
+      throw new IndexFileError("unknown_version", `${where} is index format ${version}; this runtime reads 1 (exact) and 3 (compressed): rebuild the index or upgrade the runtime`);
     }
     if (data.length < HEADER + CHECKSUM) throw corrupt("truncated header");
     const dim = view.getUint32(12, true);
@@ -199,7 +208,7 @@ export class CompressedIndex {
     const k = view.getUint32(80, true);
     const nprobe = view.getUint32(84, true);
     const candidates = view.getUint32(88, true);
-    if (bits !== 2 && bits !== 4) throw corrupt(`${bits} bits per residual value, not 2 or 4`);
+    if (!BITS.includes(bits)) throw corrupt(`${bits} bits per residual value, not 2, 4 or 8`);
     if (flags !== 0) throw corrupt("unknown flags");
     if (dim === 0 || (dim * bits) % 8 !== 0) throw corrupt(`dim ${dim} at ${bits} bits does not fill whole bytes`);
     if (k < 1 || k > MAX_CENTROIDS) throw corrupt(`${k} centroids, not 1 to ${MAX_CENTROIDS}`);
@@ -260,8 +269,10 @@ export class CompressedIndex {
   }
 
   /**
-   * Decompress vector `t` into `out` (dim fp32 values): the widened centroid plus the bucket's weight, one fp32
-   * addition per dimension (the Float32Array store rounds it).
+   * Decompress vector `t` into `out` (dim fp32 values), in fp32 as the spec's three steps: y[j] the widened
+   * centroid plus the bucket's weight, one addition; n the root of the sum of y[j]·y[j] in order of j, each
+   * product, partial sum and the root rounded to fp32 (an fp32 operation done in double and rounded once is
+   * the fp32 result); then, if n > 0, each y[j] / n (rounded by the Float32Array store).
    * @param {number} t @param {Float32Array} out @returns {Float32Array}
    */
   decompress(t, out = new Float32Array(this.dim)) {
@@ -270,11 +281,18 @@ export class CompressedIndex {
     const rowBytes = dim / per;
     const c = this.codes[t] * dim;
     const base = t * rowBytes;
+    let squares = 0;
     for (let r = 0; r < rowBytes; r++) {
       const w = residuals[base + r] * per;
       const j = r * per;
-      for (let s = 0; s < per; s++) out[j + s] = centroids[c + j + s] + table[w + s];
+      for (let s = 0; s < per; s++) {
+        const y = Math.fround(centroids[c + j + s] + table[w + s]);
+        out[j + s] = y;
+        squares = Math.fround(squares + Math.fround(y * y));
+      }
     }
+    const length = Math.fround(Math.sqrt(squares));
+    if (length > 0) for (let j = 0; j < dim; j++) out[j] /= length;
     return out;
   }
 
@@ -293,23 +311,37 @@ export class CompressedIndex {
     for (let i = 0; i < nq; i++) {
       for (let c = 0; c < k; c++) s[i * k + c] = dot(q, i * dim, centroids, c * dim, dim);
     }
-    const approx = new Float32Array(this.size);
-    const seen = new Int32Array(this.size).fill(-1); // the last query vector that added to each document
-    const found = [];
     const probes = Math.min(nprobe, k);
+    const chosen = []; // step 2: each query vector's probes, best first
+    const listed = new Uint8Array(this.size);
+    const found = [];
+    for (let i = 0; i < nq; i++) {
+      const probe = bestCentroids(s, i * k, k, probes);
+      chosen.push(probe);
+      for (const c of probe) {
+        for (let e = lists[c], end = lists[c + 1]; e < end; e++) {
+          const doc = entries[e];
+          if (!listed[doc]) { listed[doc] = 1; found.push(doc); }
+        }
+      }
+    }
+    // Step 3: per query vector in order, every listed document adds the first (so the highest) probed score whose
+    // list holds it, or the query vector's lowest probed score if none does.
+    const approx = new Float32Array(this.size);
+    const best = new Float32Array(this.size);
+    const bestFor = new Int32Array(this.size).fill(-1); // the query vector whose score `best` holds
     for (let i = 0; i < nq; i++) {
       const from = i * k;
-      // Step 2, best first; step 3: the first probed list that holds a document gives its highest S[i][c].
-      for (const c of bestCentroids(s, from, k, probes)) {
+      const probe = chosen[i];
+      for (const c of probe) {
         const score = s[from + c];
         for (let e = lists[c], end = lists[c + 1]; e < end; e++) {
           const doc = entries[e];
-          if (seen[doc] === i) continue;
-          if (seen[doc] === -1) found.push(doc);
-          seen[doc] = i;
-          approx[doc] += score; // fp32: the sum of two fp32 values, rounded by the store
+          if (bestFor[doc] !== i) { bestFor[doc] = i; best[doc] = score; }
         }
       }
+      const lowest = s[from + probe[probe.length - 1]];
+      for (const doc of found) approx[doc] += bestFor[doc] === i ? best[doc] : lowest; // fp32 by the store
     }
     const documents = Uint32Array.from(found);
     documents.sort((a, b) => approx[b] - approx[a] || a - b); // step 4

@@ -1,10 +1,10 @@
 /**
  * One entry point for both index file kinds of spec/bundle.md: the exact file ("Index file", format 1,
- * VectorIndex) and the compressed file ("Compressed index file", format 2, CompressedIndex), told apart by
+ * VectorIndex) and the compressed file ("Compressed index file", format 3, CompressedIndex), told apart by
  * the version field. Every other header (and a file too short to have one) goes to the exact reader, whose
  * checks give `corrupt` or `unknown_version` as they always have.
  */
-import { CompressedIndex } from "./compressed-index.js";
+import { COMPRESSED_VERSION, CompressedIndex } from "./compressed-index.js";
 import { MAGIC, VectorIndex } from "./vector-index.js";
 
 /** @typedef {VectorIndex|CompressedIndex} AnyIndex */
@@ -16,7 +16,7 @@ import { MAGIC, VectorIndex } from "./vector-index.js";
  */
 export async function readIndex(data, where = "index", modelDigest) {
   const compressed = data.length >= 12 && MAGIC.every((b, i) => data[i] === b)
-    && new DataView(data.buffer, data.byteOffset, 12).getUint32(8, true) === 2;
+    && new DataView(data.buffer, data.byteOffset, 12).getUint32(8, true) === COMPRESSED_VERSION;
   return compressed ? CompressedIndex.fromBytes(data, where, modelDigest) : VectorIndex.fromBytes(data, where, modelDigest);
 }
 

@@ -101,11 +101,14 @@ export class VectorIndex {
     if (!MAGIC.every((b, i) => data[i] === b)) throw corrupt("not an index file");
     const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     const version = view.getUint32(8, true);
+    if (version === 3) {
+      throw new IndexFileError("unknown_version", `${where} is a compressed index (format 3); read it with readIndex of index-file.js`);
+    }
     if (version === 2) {
-      throw new IndexFileError("unknown_version", `${where} is a compressed index (format 2); read it with readIndex of index-file.js`);
+      throw new IndexFileError("unknown_version", `${where} is compressed index format 2, from before decompressed vectors were normalised; this runtime reads 1 (exact) and 3 (compressed): rebuild the index`);
     }
     if (version !== VERSION) {
-      throw new IndexFileError("unknown_version", `${where} is index format ${version}; this runtime reads 1 (exact) and 2 (compressed): rebuild the index or upgrade the runtime`);
+      throw new IndexFileError("unknown_version", `${where} is index format ${version}; this runtime reads 1 (exact) and 3 (compressed): rebuild the index or upgrade the runtime`);
     }
     const dtype = view.getUint32(12, true);
     const dim = view.getUint32(16, true);

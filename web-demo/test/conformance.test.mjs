@@ -196,7 +196,8 @@ test("compressed index files: each loads, its sha256 the header's, and searches 
     assert.equal(index.modelDigest, header.model_digest);
     indexes[name] = index;
   }
-  assert.ok(cases.length >= 20 && cases.some((c) => c.query.length === 0) && cases.some((c) => c.nprobe !== undefined));
+  assert.deepEqual(Object.values(header.files).map((f) => f.bits).sort(), [2, 4, 8]);
+  assert.ok(cases.length >= 42 && cases.some((c) => c.query.length === 0) && cases.some((c) => c.nprobe !== undefined));
   for (const c of cases) {
     const options = {};
     if (c.nprobe !== undefined) options.nprobe = c.nprobe;
@@ -210,6 +211,7 @@ test("compressed index files: each mutation gets its error kind, in one line", a
   const { header } = vectors("compressed-index.jsonl");
   const data = new Uint8Array(readFileSync(join(CONFORMANCE, header.files["4bit"].file)));
   assert.ok(header.mutations.some((m) => m.rehash) && header.mutations.some((m) => m.op === "set_u16"));
+  assert.ok(header.mutations.some((m) => m.name === "before-normalising" && m.value === 2 && m.error === "unknown_version"));
   for (const m of header.mutations) {
     const { bytes, digest } = mutateIndex(data, m, header.model_digest);
     await assert.rejects(readIndex(bytes, m.name, digest), (error) => {
@@ -218,6 +220,10 @@ test("compressed index files: each mutation gets its error kind, in one line", a
       assert.ok(!error.message.includes("\n"));
       return true;
     });
+  }
+  const { bytes } = mutateIndex(data, header.mutations.find((m) => m.name === "before-normalising"), header.model_digest);
+  for (const read of [CompressedIndex.fromBytes, VectorIndex.fromBytes]) { // either reader, called directly
+    await assert.rejects(read(bytes, "format 2"), (error) => error.kind === "unknown_version" && /normalised/.test(error.message));
   }
 });
 
@@ -265,7 +271,7 @@ function compressedFile({ dim, bits, centroids, cutoffs, weights, documents, npr
   const typed = (Type, setter, values) => { const b = new DataView(new ArrayBuffer(Type * values.length)); values.forEach((x, i) => b[setter](Type * i, x, true)); return new Uint8Array(b.buffer); };
   const header = new DataView(new ArrayBuffer(128));
   new Uint8Array(header.buffer).set([0x43, 0x42, 0x49, 0x4e, 0x44, 0x45, 0x58, 0]);
-  [[8, 2], [12, dim], [16, bits], [20, 0], [80, k], [84, nprobe], [88, candidates], [92, 0]].forEach(([at, x]) => header.setUint32(at, x, true));
+  [[8, 3], [12, dim], [16, bits], [20, 0], [80, k], [84, nprobe], [88, candidates], [92, 0]].forEach(([at, x]) => header.setUint32(at, x, true));
   header.setBigUint64(24, BigInt(documents.length), true);
   header.setBigUint64(32, BigInt(codes.length), true);
   header.setBigUint64(40, BigInt(meta.length), true);
@@ -297,6 +303,15 @@ function compressedFile({ dim, bits, centroids, cutoffs, weights, documents, npr
   return new Uint8Array(Buffer.concat([body, createHash("sha256").update(body).digest()]));
 }
 
+/** Decompressing as plain loops, from the spec's text: y, its fp32 length n, then y / n unless n is 0. */
+function plainDecompress(centroid, weights, buckets) {
+  const y = buckets.map((b, j) => Math.fround(centroid[j] + weights[b]));
+  let n = 0;
+  for (const value of y) n = Math.fround(n + Math.fround(value * value));
+  n = Math.fround(Math.sqrt(n));
+  return n > 0 ? y.map((value) => Math.fround(value / n)) : y;
+}
+
 /** The five steps as plain loops, from the spec's text. */
 function plainSearch(file, query, k, nprobe, candidates) {
   if (query.count === 0 || k <= 0) return [];
@@ -305,26 +320,28 @@ function plainSearch(file, query, k, nprobe, candidates) {
   const vec = (rows) => fromRows(rows, dim);
   const s = Array.from({ length: query.count }, (_, i) => centroids.map((c) => maxsim(vec([Array.from(query.data.subarray(i * dim, (i + 1) * dim))]), vec([c]))));
   const probes = s.map((row) => Array.from(row.keys()).sort((a, b) => row[b] - row[a] || a - b).slice(0, Math.min(nprobe, kk)));
-  const score = new Map();
-  probes.forEach((probe, i) => documents.forEach((d, doc) => {
-    const held = probe.filter((c) => d.some(([x]) => x === c)).map((c) => s[i][c]);
-    if (held.length) score.set(doc, Math.fround((score.get(doc) ?? 0) + Math.max(...held)));
+  const listed = documents.flatMap((d, doc) => (probes.some((probe) => probe.some((c) => d.some(([x]) => x === c))) ? [doc] : []));
+  const score = new Map(listed.map((doc) => [doc, 0]));
+  probes.forEach((probe, i) => listed.forEach((doc) => {
+    const held = probe.filter((c) => documents[doc].some(([x]) => x === c)).map((c) => s[i][c]);
+    score.set(doc, Math.fround(score.get(doc) + (held.length ? Math.max(...held) : s[i][probe[probe.length - 1]])));
   }));
   const found = [...score.keys()].sort((a, b) => score.get(b) - score.get(a) || a - b).slice(0, candidates);
-  const scored = found.map((doc) => [doc, maxsim(query, vec(documents[doc].map(([c, buckets]) => buckets.map((b, j) => Math.fround(centroids[c][j] + weights[b])))))]);
+  const scored = found.map((doc) => [doc, maxsim(query, vec(documents[doc].map(([c, buckets]) => plainDecompress(centroids[c], weights, buckets))))]);
   return scored.sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, k).map(([index, score]) => ({ index, score }));
 }
 
-test("compressed index files: a file of many centroids and ties, 2 and 4 bits, searches as plain loops of the spec's steps", async () => {
+test("compressed index files: a file of many centroids and ties, 2, 4 and 8 bits, searches as plain loops of the spec's steps", async () => {
   const random = seeded(7);
   const pick = (n) => Math.floor(random() * n);
-  for (const [bits, dim] of [[4, 6], [2, 12]]) {
+  for (const [bits, dim] of [[4, 6], [2, 12], [8, 5]]) {
     const levels = 2 ** bits;
-    const centroids = Array.from({ length: 100 }, () => Array.from({ length: dim }, () => (pick(17) - 8) / 8));
+    const centroids = Array.from({ length: 100 }, (_, c) => Array.from({ length: dim }, () => (c === 0 ? 0 : (pick(17) - 8) / 8)));
     const weights = Array.from({ length: levels }, (_, b) => (b - levels / 2) / 16);
     const cutoffs = weights.slice(1);
     const documents = Array.from({ length: 60 }, (_, i) => Array.from({ length: i % 13 === 5 ? 0 : 1 + pick(5) },
       () => [pick(100), Array.from({ length: dim }, () => pick(levels))]));
+    documents[7].push([0, Array(dim).fill(levels / 2)]); // decompresses to zeros: not divided
     const file = { dim, bits, centroids, cutoffs, weights, documents, nprobe: 3, candidates: 7 };
     const index = await readIndex(compressedFile(file), `synthetic ${bits}-bit`);
     assert.ok(index instanceof CompressedIndex);
@@ -336,6 +353,33 @@ test("compressed index files: a file of many centroids and ties, 2 and 4 bits, s
       }
     }
   }
+});
+
+test("compressed index files: decompression rounds as the spec's fp32 steps, on values whose lengths are not exact", async () => {
+  const random = seeded(11);
+  const pick = (n) => Math.floor(random() * n);
+  // normal fp16 values of 11 significant bits, so that the squares and their sums round in fp32
+  const halfValue = () => (pick(2) ? -1 : 1) * (1 + pick(1024) / 1024) * 2 ** -(1 + pick(6));
+  let rounded = 0;
+  for (const [bits, dim] of [[2, 24], [4, 18], [8, 13]]) {
+    const levels = 2 ** bits;
+    const centroids = Array.from({ length: 8 }, (_, c) => Array.from({ length: dim }, () => (c === 0 ? 0 : halfValue())));
+    const weights = Array.from({ length: levels }, (_, b) => (b === levels / 2 ? 0 : Math.fround((random() - 0.5) / 5)));
+    const cutoffs = weights.slice(1).sort((a, b) => a - b);
+    const documents = Array.from({ length: 20 }, () => Array.from({ length: pick(5) },
+      () => [pick(8), Array.from({ length: dim }, () => pick(levels))]));
+    documents[3].push([0, Array(dim).fill(levels / 2)]); // zeros: n = 0, y as it is
+    const index = await readIndex(compressedFile({ dim, bits, centroids, cutoffs, weights, documents, nprobe: 2, candidates: 4 }), `${bits}-bit`);
+    documents.flat().forEach(([c, buckets], t) => {
+      const want = Float32Array.from(plainDecompress(centroids[c], weights, buckets));
+      assert.deepEqual(index.decompress(t), want, `${bits}-bit vector ${t}`);
+      // the same length summed in double, unrounded: the cases are worth something only where it differs
+      const y = buckets.map((b, j) => Math.fround(centroids[c][j] + weights[b]));
+      const double = Math.sqrt(y.reduce((n, value) => n + value * value, 0));
+      if (double > 0 && !want.every((value, j) => value === Math.fround(y[j] / double))) rounded++;
+    });
+  }
+  assert.ok(rounded > 10, `only ${rounded} vectors depend on the fp32 rounding`);
 });
 
 test("compressed index files: step 2's sorted buffer and full sort choose the same centroids, ties to the lower id", () => {

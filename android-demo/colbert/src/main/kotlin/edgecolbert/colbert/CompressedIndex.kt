@@ -6,17 +6,19 @@ import kotlinx.serialization.json.JsonElement
 import java.nio.ByteBuffer
 import java.nio.ByteOrder
 import java.security.MessageDigest
+import kotlin.math.sqrt
 
 /**
- * The spec's compressed index file (spec/bundle.md, "Compressed index file", format 2): each vector stored as a
- * centroid id and a 2- or 4-bit residual bucket per dimension; a search scores centroids first and decompresses
- * only its candidates' vectors. The small tables (centroids widened to fp32, weights, offsets, codes, inverted
- * lists) are held as primitive arrays; the packed residuals stay where the file was read (memory-mapped by
- * [SearchIndex.load]). Immutable; searches may run concurrently.
+ * The spec's compressed index file (spec/bundle.md, "Compressed index file", format 3): each vector stored as a
+ * centroid id and a 2-, 4- or 8-bit residual bucket per dimension; a search scores centroids first and decompresses
+ * only its candidates' vectors (centroid plus weight, divided by the vector's fp32 length). The small tables
+ * (centroids widened to fp32, weights, offsets, codes, inverted lists) are held as primitive arrays; the packed
+ * residuals stay where the file was read (memory-mapped by [SearchIndex.load]). Immutable; searches may run
+ * concurrently.
  */
 class CompressedIndex private constructor(
     override val dim: Int,
-    /** Bits per residual value: 2 or 4. */
+    /** Bits per residual value: 2, 4 or 8. */
     val bits: Int,
     override val modelDigest: String,
     /** The search's defaults, from the file. */
@@ -44,7 +46,7 @@ class CompressedIndex private constructor(
     private val rowBytes = dim * bits / 8
     private val perByte = 8 / bits
 
-    /** A byte of packed buckets -> the weights of its [perByte] values, lowest bits first. */
+    /** A byte of packed buckets -> the weights of its [perByte] values (4, 2 or 1), lowest bits first. */
     private val table = FloatArray(256 * perByte).also { t ->
         val mask = (1 shl bits) - 1
         for (byte in 0 until 256) for (m in 0 until perByte) t[byte * perByte + m] = weights[(byte ushr (m * bits)) and mask]
@@ -77,30 +79,44 @@ class CompressedIndex private constructor(
             }
         }
 
-        // 2 and 3. each query vector's probes, best first (ties to the lower id); each document in a probed list
-        // gains, once per query vector, the score of the first (so the highest) probe that lists it
+        // 2. each query vector's probes, best first (ties to the lower id)
         val probeCount = minOf(nprobe, kc)
         val keys = LongArray(kc)
-        val approx = FloatArray(size)
-        val lastAdded = IntArray(size).also { it.fill(-1) } // the query vector that last added to the document
-        var found = IntArray(minOf(size, 64))
-        var foundCount = 0
-        for (i in 0 until nq) {
+        val probes = Array(nq) { i ->
             val row = i * kc
             for (c in 0 until kc) keys[c] = Ranking.key(s[row + c], c)
-            for (key in Ranking.smallest(keys, kc, probeCount)) {
-                val c = Ranking.index(key)
+            IntArray(probeCount).also { out -> Ranking.smallest(keys, kc, probeCount).forEachIndexed { n, key -> out[n] = Ranking.index(key) } }
+        }
+
+        // 3. the documents in any probed list; then, per query vector in order, each one gains the score of the
+        // first (so the highest) probe that lists it, or the query vector's lowest probed score if none does
+        val listed = BooleanArray(size)
+        var found = IntArray(minOf(size, 64))
+        var foundCount = 0
+        for (probe in probes) for (c in probe) for (e in listOffsets[c] until listOffsets[c + 1]) {
+            val d = lists[e]
+            if (listed[d]) continue
+            listed[d] = true
+            if (foundCount == found.size) found = found.copyOf(minOf(size, found.size * 2))
+            found[foundCount++] = d
+        }
+        val approx = FloatArray(size)
+        val best = FloatArray(size)
+        val bestFor = IntArray(size).also { it.fill(-1) } // the query vector whose best probe score `best` holds
+        for (i in 0 until nq) {
+            val row = i * kc
+            val probe = probes[i]
+            for (c in probe) {
                 val score = s[row + c]
                 for (e in listOffsets[c] until listOffsets[c + 1]) {
                     val d = lists[e]
-                    if (lastAdded[d] == i) continue
-                    if (lastAdded[d] < 0) {
-                        if (foundCount == found.size) found = found.copyOf(minOf(size, found.size * 2))
-                        found[foundCount++] = d
-                    }
-                    lastAdded[d] = i
-                    approx[d] += score
+                    if (bestFor[d] != i) { bestFor[d] = i; best[d] = score }
                 }
+            }
+            val lowest = s[row + probe[probeCount - 1]]
+            for (n in 0 until foundCount) {
+                val d = found[n]
+                approx[d] += if (bestFor[d] == i) best[d] else lowest
             }
         }
 
@@ -129,17 +145,29 @@ class CompressedIndex private constructor(
         }
     }
 
-    /** Vectors [start] until [start] + [count], from their [packed] rows, into [out] row-major: centroid + weight. */
+    /**
+     * Vectors [start] until [start] + [count], from their [packed] rows, into [out] row-major, as the spec
+     * decompresses them in fp32: y = centroid + weight, the length n summed over y·y in dimension order while y is
+     * filled, then each y divided by n unless n is 0.
+     */
     private fun decompress(start: Int, count: Int, packed: ByteArray, out: FloatArray) {
         for (t in 0 until count) {
             val cb = (codes[start + t].toInt() and 0xFFFF) * dim
             val pb = t * rowBytes
-            var o = t * dim
+            val ob = t * dim
+            var o = ob
             var j = cb
+            var squares = 0f
             for (r in 0 until rowBytes) {
                 val tb = (packed[pb + r].toInt() and 0xFF) * perByte
-                for (m in 0 until perByte) out[o++] = centroids[j++] + table[tb + m]
+                for (m in 0 until perByte) {
+                    val y = centroids[j++] + table[tb + m]
+                    out[o++] = y
+                    squares += y * y
+                }
             }
+            val length = sqrt(squares)
+            if (length > 0f) for (i in ob until ob + dim) out[i] /= length
         }
     }
 
@@ -152,7 +180,14 @@ class CompressedIndex private constructor(
     }
 
     companion object {
-        const val VERSION = 2
+        const val VERSION = 3
+
+        /** The compressed file before decompressed vectors were normalised: an unknown version now. */
+        internal const val UNNORMALISED_VERSION = 2
+
+        internal fun unnormalised(where: String) = IndexException.UnknownVersion("$where is compressed index format " +
+            "$UNNORMALISED_VERSION, from before decompressed vectors were normalised (this library reads $VERSION): rebuild it")
+
         private const val HEADER = 128
         private const val ALIGN = 64
         private const val CHECKSUM = 32
@@ -174,6 +209,7 @@ class CompressedIndex private constructor(
             }
             if (size < 12) throw corrupt("truncated header")
             val version = b.getInt(8).toUInt()
+            if (version == UNNORMALISED_VERSION.toUInt()) throw unnormalised(where)
             if (version != VERSION.toUInt()) {
                 throw IndexException.UnknownVersion("$where is index format $version, not a compressed index ($VERSION): " +
                     "read it with SearchIndex.load, or rebuild it")
@@ -182,7 +218,7 @@ class CompressedIndex private constructor(
             fun u32(at: Int): Long = b.getInt(at).toUInt().toLong()
             val dim = u32(12)
             val bits = u32(16)
-            if (bits != 2L && bits != 4L) throw corrupt("$bits bits per residual value; 2 or 4 are known")
+            if (bits != 2L && bits != 4L && bits != 8L) throw corrupt("$bits bits per residual value; 2, 4 or 8 are known")
             if (u32(20) != 0L) throw corrupt("unknown flags")
             if (dim == 0L || dim * bits % 8 != 0L) throw corrupt("dim $dim at $bits bits does not fill whole bytes")
             val k = u32(80)

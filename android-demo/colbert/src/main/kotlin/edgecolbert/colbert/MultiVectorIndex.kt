@@ -128,6 +128,7 @@ class MultiVectorIndex private constructor(
                 throw IndexException.UnknownVersion("$where is a compressed index (format $version), not an exact one: " +
                     "read it with SearchIndex.load, or rebuild it as an exact index")
             }
+            if (version == CompressedIndex.UNNORMALISED_VERSION.toUInt()) throw CompressedIndex.unnormalised(where)
             if (version != VERSION.toUInt()) {
                 throw IndexException.UnknownVersion("$where is index format $version; this library reads $VERSION and " +
                     "${CompressedIndex.VERSION}: rebuild the index or upgrade the library")

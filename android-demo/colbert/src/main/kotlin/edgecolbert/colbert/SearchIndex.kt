@@ -10,7 +10,7 @@ import java.nio.file.StandardOpenOption
 
 /**
  * A searchable index of either kind the spec defines: the exact file ([MultiVectorIndex], format 1) or the
- * compressed file ([CompressedIndex], format 2). Immutable; searches may run concurrently.
+ * compressed file ([CompressedIndex], format 3). Immutable; searches may run concurrently.
  */
 sealed interface SearchIndex {
     val dim: Int
@@ -56,7 +56,8 @@ sealed interface SearchIndex {
             val data = buffer.duplicate().order(ByteOrder.LITTLE_ENDIAN)
             val size = data.limit()
             val magicOk = size >= MAGIC.size && MAGIC.indices.all { data.get(it) == MAGIC[it] }
-            if (magicOk && size >= 12 && data.getInt(8) == CompressedIndex.VERSION) {
+            val version = if (magicOk && size >= 12) data.getInt(8) else null
+            if (version == CompressedIndex.VERSION || version == CompressedIndex.UNNORMALISED_VERSION) {
                 return CompressedIndex.fromBuffer(data, where, modelDigest)
             }
             // the exact file (or no index at all: its reader says which error) is read into fp32 arrays anyway
