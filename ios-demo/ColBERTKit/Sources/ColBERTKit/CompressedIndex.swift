@@ -271,41 +271,48 @@ public struct CompressedColBERTIndex: Sendable {
             }
         }
         var score = [Float](repeating: 0, count: count)
-        var seenBy = [Int](repeating: -1, count: count)  // the last query vector that added to the document
-        var touched: [Int] = []
+        var touched: [Int] = []  // every document in a probed list, in the order first met
         s.withUnsafeBufferPointer { s in
             listOffsets.withUnsafeBufferPointer { listOffsets in
                 lists.withUnsafeBufferPointer { lists in
-                    score.withUnsafeMutableBufferPointer { score in
-                        seenBy.withUnsafeMutableBufferPointer { seenBy in
-                            var best: [(score: Float, centroid: Int)] = []
-                            best.reserveCapacity(probes + 1)
-                            for i in 0 ..< rows {
-                                // Step 2: the `probes` highest S[.][i], best first, ties to the lower id (c ascends,
-                                // so an equal score never displaces an earlier centroid).
-                                best.removeAll(keepingCapacity: true)
-                                for c in 0 ..< k {
-                                    let value = s[c * rows + i]
-                                    if best.count == probes {
-                                        guard let last = best.last, value > last.score else { continue }
-                                        best.removeLast()
-                                    }
-                                    let at = best.firstIndex { $0.score < value } ?? best.count
-                                    best.insert((value, c), at: at)
-                                }
-                                // Step 3: each document adds the best probed score among the lists holding it;
-                                // probes run best first, so the first list that holds it gives that score.
-                                for probe in best {
-                                    for e in listOffsets[probe.centroid] ..< listOffsets[probe.centroid + 1] {
-                                        let d = Int(lists[e])
-                                        guard seenBy[d] != i else { continue }
-                                        if seenBy[d] < 0 { touched.append(d) }
-                                        seenBy[d] = i
-                                        score[d] += probe.score
-                                    }
-                                }
+                    // Step 2: per query vector, the `probes` highest S[.][i], best first, ties to the lower id
+                    // (c ascends, so an equal score never displaces an earlier centroid).
+                    var chosen: [[(score: Float, centroid: Int)]] = []
+                    chosen.reserveCapacity(rows)
+                    var listed = [Bool](repeating: false, count: count)
+                    for i in 0 ..< rows {
+                        var best: [(score: Float, centroid: Int)] = []
+                        best.reserveCapacity(probes + 1)
+                        for c in 0 ..< k {
+                            let value = s[c * rows + i]
+                            if best.count == probes {
+                                guard let last = best.last, value > last.score else { continue }
+                                best.removeLast()
+                            }
+                            let at = best.firstIndex { $0.score < value } ?? best.count
+                            best.insert((value, c), at: at)
+                        }
+                        for probe in best {
+                            for e in listOffsets[probe.centroid] ..< listOffsets[probe.centroid + 1] {
+                                let d = Int(lists[e])
+                                if !listed[d] { listed[d] = true; touched.append(d) }
                             }
                         }
+                        chosen.append(best)
+                    }
+                    // Step 3: per query vector in order, each listed document adds the first (so the highest)
+                    // probed score whose list holds it, or the query vector's lowest probed score if none does.
+                    var best = [Float](repeating: 0, count: count)
+                    var bestFor = [Int](repeating: -1, count: count)  // the query vector `best` holds a score of
+                    for (i, probes) in chosen.enumerated() {
+                        guard let lowest = probes.last?.score else { continue }
+                        for probe in probes {
+                            for e in listOffsets[probe.centroid] ..< listOffsets[probe.centroid + 1] {
+                                let d = Int(lists[e])
+                                if bestFor[d] != i { bestFor[d] = i; best[d] = probe.score }
+                            }
+                        }
+                        for d in touched { score[d] += bestFor[d] == i ? best[d] : lowest }
                     }
                 }
             }
